@@ -1,1 +1,12 @@
+//! The sandbox: faithful local emulators of every upstream our servers and flows talk to, for
+//! tests and the demo. Each emulator is `router(state) -> axum::Router` over shared state,
+//! spawned on loopback, returning its URL.
+//!
+//! - [`kube`]: a Kubernetes API server (discovery, CRUD, CRDs, watch, patches, logs, the
+//!   ApprovalTask webhook).
+//!
+//! [`env`] writes the file of standard variables (`KUBECONFIG`, ...) clients read.
 
+pub mod env;
+pub mod kube;
+pub mod tls;
