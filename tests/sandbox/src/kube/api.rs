@@ -164,6 +164,9 @@ async fn handle(s: &KubeState, group: &str, version: &str, tail: &[String], req:
         return Err(ApiError::not_found(&rt.plural, name.unwrap_or_default()));
     }
     match (&req.method, name, sub) {
+        (&Method::POST, None, _) if rt.plural == "selfsubjectreviews" => Ok(json_response(StatusCode::CREATED, &json!({
+            "kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {},
+            "status": {"userInfo": {"username": user.username, "groups": user.groups}}}))),
         (&Method::GET, None, _) if is_true(req.query.get("watch")) => watch(cluster.clone(), rt, ns, &req.query),
         (&Method::GET, None, _) => list(cluster, &rt, ns, &req.query),
         (&Method::POST, None, _) => {

@@ -105,6 +105,7 @@ const BUILTINS: &[Builtin] = &[
     ("batch", "v1", "Job", "jobs", true, &[], true),
     ("coordination.k8s.io", "v1", "Lease", "leases", true, &[], false),
     ("events.k8s.io", "v1", "Event", "events", true, &["ev"], false),
+    ("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", false, &[], false),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, &["crd", "crds"], true),
     ("tekton.dev", "v1", "Pipeline", "pipelines", true, &[], false),
     ("tekton.dev", "v1", "Task", "tasks", true, &[], false),
