@@ -41,14 +41,20 @@ pub fn own_entry(task: &Value, identity: &str) -> Result<usize, VoteRefusal> {
     if state != "pending" {
         return Err(VoteRefusal::Final(state.to_string()));
     }
-    let approvers = task["spec"]["approvers"].as_array().cloned().unwrap_or_default();
+    let approvers = task["spec"]["approvers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let index = approvers
         .iter()
         .position(|a| a["name"] == identity && a["type"].as_str().unwrap_or("User") == "User")
         .ok_or_else(|| VoteRefusal::NotAnApprover(identity.to_string()))?;
     let input = approvers[index]["input"].as_str().unwrap_or("pending");
     if input != "pending" {
-        return Err(VoteRefusal::AlreadyVoted { identity: identity.to_string(), input: input.to_string() });
+        return Err(VoteRefusal::AlreadyVoted {
+            identity: identity.to_string(),
+            input: input.to_string(),
+        });
     }
     Ok(index)
 }
@@ -76,18 +82,30 @@ mod tests {
     #[test]
     fn finds_own_pending_entry() {
         assert_eq!(own_entry(&task("pending", "pending"), "sa"), Ok(1));
-        assert_eq!(own_entry(&task("approved", "pending"), "sa"), Err(VoteRefusal::Final("approved".into())));
-        assert_eq!(own_entry(&task("pending", "pending"), "bob"), Err(VoteRefusal::NotAnApprover("bob".into())));
-        assert!(matches!(own_entry(&task("pending", "approve"), "sa"), Err(VoteRefusal::AlreadyVoted { .. })));
+        assert_eq!(
+            own_entry(&task("approved", "pending"), "sa"),
+            Err(VoteRefusal::Final("approved".into()))
+        );
+        assert_eq!(
+            own_entry(&task("pending", "pending"), "bob"),
+            Err(VoteRefusal::NotAnApprover("bob".into()))
+        );
+        assert!(matches!(
+            own_entry(&task("pending", "approve"), "sa"),
+            Err(VoteRefusal::AlreadyVoted { .. })
+        ));
     }
 
     #[test]
     fn patch_is_exactly_the_guarded_form() {
-        assert_eq!(guarded_patch(1, "sa", Decision::Approve, "AI: ok"), json!([
-            {"op": "test", "path": "/spec/approvers/1/name", "value": "sa"},
-            {"op": "test", "path": "/spec/approvers/1/input", "value": "pending"},
-            {"op": "replace", "path": "/spec/approvers/1/input", "value": "approve"},
-            {"op": "add", "path": "/spec/approvers/1/message", "value": "AI: ok"},
-        ]));
+        assert_eq!(
+            guarded_patch(1, "sa", Decision::Approve, "AI: ok"),
+            json!([
+                {"op": "test", "path": "/spec/approvers/1/name", "value": "sa"},
+                {"op": "test", "path": "/spec/approvers/1/input", "value": "pending"},
+                {"op": "replace", "path": "/spec/approvers/1/input", "value": "approve"},
+                {"op": "add", "path": "/spec/approvers/1/message", "value": "AI: ok"},
+            ])
+        );
     }
 }

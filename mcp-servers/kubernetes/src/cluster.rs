@@ -36,24 +36,36 @@ pub struct Cluster {
 /// Maps a kube error to a tool error naming what failed.
 pub fn kube_err(err: kube::Error, what: &str) -> ToolError {
     match err {
-        kube::Error::Api(status) if status.code == 404 => ToolError::NotFound(format!("{what}: {}", status.message)),
+        kube::Error::Api(status) if status.code == 404 => {
+            ToolError::NotFound(format!("{what}: {}", status.message))
+        }
         kube::Error::Api(status) if status.code == 409 || status.code == 422 => {
             ToolError::Conflict(format!("{what}: {}", status.message))
         }
-        kube::Error::Api(status) if status.code == 403 => ToolError::Denied(format!("{what}: {}", status.message)),
+        kube::Error::Api(status) if status.code == 403 => {
+            ToolError::Denied(format!("{what}: {}", status.message))
+        }
         kube::Error::Api(status) => ToolError::Upstream {
             service: "kubernetes",
             status: status.code,
             message: format!("{what}: {}", status.message),
         },
-        other => ToolError::Unreachable { service: "kubernetes", message: format!("{what}: {other}") },
+        other => ToolError::Unreachable {
+            service: "kubernetes",
+            message: format!("{what}: {other}"),
+        },
     }
 }
 
 impl Cluster {
     /// Wraps a client; nothing is fetched until a tool needs it.
     pub fn new(client: kube::Client, scoping: Scoping) -> Self {
-        Self { client, scoping, discovery: RwLock::new(None), identity: OnceCell::new() }
+        Self {
+            client,
+            scoping,
+            discovery: RwLock::new(None),
+            identity: OnceCell::new(),
+        }
     }
 
     /// Refuses namespaces outside the allow-list.
@@ -73,7 +85,10 @@ impl Cluster {
         (!self.scoping.namespaces.is_empty()).then_some(self.scoping.namespaces.as_slice())
     }
 
-    async fn resources(&self, refresh: bool) -> Result<Vec<(ApiResource, ApiCapabilities)>, ToolError> {
+    async fn resources(
+        &self,
+        refresh: bool,
+    ) -> Result<Vec<(ApiResource, ApiCapabilities)>, ToolError> {
         if !refresh && let Some(cached) = self.discovery.read().await.as_ref() {
             return Ok(cached.clone());
         }
@@ -92,10 +107,17 @@ impl Cluster {
     }
 
     /// Resolves `kind` (Kind, plural, singular, or `plural.group`) and an optional apiVersion.
-    pub async fn resolve(&self, kind: &str, api_version: Option<&str>) -> Result<Resolved, ToolError> {
+    pub async fn resolve(
+        &self,
+        kind: &str,
+        api_version: Option<&str>,
+    ) -> Result<Resolved, ToolError> {
         let want = kind.trim().to_lowercase();
         if want.is_empty() {
-            return Err(ToolError::invalid("kind", "must not be empty (e.g. Pod, deployments.apps, ApprovalTask)"));
+            return Err(ToolError::invalid(
+                "kind",
+                "must not be empty (e.g. Pod, deployments.apps, ApprovalTask)",
+            ));
         }
         let denied = |ar: &ApiResource| {
             self.scoping
@@ -117,9 +139,15 @@ impl Cluster {
             });
             if let Some((ar, caps)) = found {
                 if denied(&ar) {
-                    return Err(ToolError::Denied(format!("kind {} is on this server's deny-list", ar.kind)));
+                    return Err(ToolError::Denied(format!(
+                        "kind {} is on this server's deny-list",
+                        ar.kind
+                    )));
                 }
-                return Ok(Resolved { namespaced: caps.scope == Scope::Namespaced, ar });
+                return Ok(Resolved {
+                    namespaced: caps.scope == Scope::Namespaced,
+                    ar,
+                });
             }
         }
         Err(ToolError::invalid(
@@ -140,7 +168,12 @@ impl Cluster {
     }
 
     /// Reads one object as JSON.
-    pub async fn get(&self, r: &Resolved, ns: Option<&str>, name: &str) -> Result<Value, ToolError> {
+    pub async fn get(
+        &self,
+        r: &Resolved,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ToolError> {
         let obj = self
             .api(r, ns)
             .get(name)
@@ -150,7 +183,12 @@ impl Cluster {
     }
 
     /// Lists objects as JSON, with the continue token.
-    pub async fn list(&self, r: &Resolved, ns: Option<&str>, lp: &ListParams) -> Result<(Vec<Value>, Option<String>), ToolError> {
+    pub async fn list(
+        &self,
+        r: &Resolved,
+        ns: Option<&str>,
+        lp: &ListParams,
+    ) -> Result<(Vec<Value>, Option<String>), ToolError> {
         let list = self
             .api(r, ns)
             .list(lp)

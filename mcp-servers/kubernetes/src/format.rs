@@ -46,7 +46,11 @@ pub fn mask_secret(obj: &mut Value) {
 /// `metadata.name` and `metadata.namespace`. Unknown paths are reported as `null`.
 pub fn project(obj: &Value, paths: &[String]) -> Value {
     let mut out = Map::new();
-    for path in ["metadata.name", "metadata.namespace"].iter().copied().chain(paths.iter().map(String::as_str)) {
+    for path in ["metadata.name", "metadata.namespace"]
+        .iter()
+        .copied()
+        .chain(paths.iter().map(String::as_str))
+    {
         let mut cur = obj;
         for seg in path.split('.') {
             cur = &cur[seg];
@@ -71,7 +75,14 @@ pub fn short_status(obj: &Value) -> String {
         if let Some(c) = conditions.and_then(|cs| cs.iter().find(|c| c["type"] == wanted)) {
             let s = c["status"].as_str().unwrap_or("?");
             let reason = c["reason"].as_str().unwrap_or("");
-            return format!("{wanted}={s}{}", if reason.is_empty() { String::new() } else { format!("({reason})") });
+            return format!(
+                "{wanted}={s}{}",
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!("({reason})")
+                }
+            );
         }
     }
     String::new()
@@ -86,7 +97,11 @@ pub fn split_image(image: &str) -> (String, Option<String>, Option<String>) {
     // A tag is after the last ':' that follows the last '/' (a registry port is not a tag).
     let slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
     match rest[slash..].rfind(':') {
-        Some(i) => (rest[..slash + i].to_string(), Some(rest[slash + i + 1..].to_string()), digest),
+        Some(i) => (
+            rest[..slash + i].to_string(),
+            Some(rest[slash + i + 1..].to_string()),
+            digest,
+        ),
         None => (rest.to_string(), None, digest),
     }
 }
@@ -108,9 +123,22 @@ mod tests {
 
     #[test]
     fn images_split_into_tag_and_digest() {
-        assert_eq!(split_image("r.io:5000/a/b:1.2"), ("r.io:5000/a/b".into(), Some("1.2".into()), None));
-        assert_eq!(split_image("r.io:5000/a/b"), ("r.io:5000/a/b".into(), None, None));
-        assert_eq!(split_image("a/b:latest@sha256:ab"), ("a/b".into(), Some("latest".into()), Some("sha256:ab".into())));
+        assert_eq!(
+            split_image("r.io:5000/a/b:1.2"),
+            ("r.io:5000/a/b".into(), Some("1.2".into()), None)
+        );
+        assert_eq!(
+            split_image("r.io:5000/a/b"),
+            ("r.io:5000/a/b".into(), None, None)
+        );
+        assert_eq!(
+            split_image("a/b:latest@sha256:ab"),
+            (
+                "a/b".into(),
+                Some("latest".into()),
+                Some("sha256:ab".into())
+            )
+        );
     }
 
     #[test]
@@ -119,8 +147,11 @@ mod tests {
         assert_eq!(age(Some("2026-01-01T23:59:00Z"), now), "60s");
         assert_eq!(age(Some("2026-01-01T00:00:00Z"), now), "24h");
         assert_eq!(age(None, now), "-");
-        let obj = json!({"metadata": {"name": "p", "namespace": "n"}, "status": {"phase": "Running"}});
-        assert_eq!(project(&obj, &["status.phase".into()]),
-            json!({"metadata.name": "p", "metadata.namespace": "n", "status.phase": "Running"}));
+        let obj =
+            json!({"metadata": {"name": "p", "namespace": "n"}, "status": {"phase": "Running"}});
+        assert_eq!(
+            project(&obj, &["status.phase".into()]),
+            json!({"metadata.name": "p", "metadata.namespace": "n", "status.phase": "Running"})
+        );
     }
 }

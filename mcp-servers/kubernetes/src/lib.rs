@@ -19,7 +19,11 @@ pub use server::KubernetesServer;
 
 /// Command line of `mcp-kubernetes`.
 #[derive(Debug, Parser)]
-#[command(name = "mcp-kubernetes", version, about = "MCP server for Kubernetes, Tekton and ApprovalTasks")]
+#[command(
+    name = "mcp-kubernetes",
+    version,
+    about = "MCP server for Kubernetes, Tekton and ApprovalTasks"
+)]
 pub struct Args {
     #[command(flatten)]
     pub server: ServerArgs,
@@ -49,7 +53,10 @@ pub enum StartError {
 /// Builds the kube client (no network call) and serves until shutdown.
 pub async fn run(args: Args) -> Result<(), StartError> {
     mcp_runtime::telemetry::install_crypto_provider();
-    let options = kube::config::KubeConfigOptions { context: args.context.clone(), ..Default::default() };
+    let options = kube::config::KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
     let config = match kube::Config::from_kubeconfig(&options).await {
         Ok(c) => c,
         Err(kubeconfig_err) => kube::Config::incluster()

@@ -8,16 +8,34 @@ use serde_json::{Value, json};
 pub fn summarize(pod: &Value) -> Value {
     let mut problems = Vec::new();
     let mut containers = Vec::new();
-    let statuses = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
-    let init = pod["status"]["initContainerStatuses"].as_array().cloned().unwrap_or_default();
-    for (c, is_init) in statuses.iter().map(|c| (c, false)).chain(init.iter().map(|c| (c, true))) {
+    let statuses = pod["status"]["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let init = pod["status"]["initContainerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (c, is_init) in statuses
+        .iter()
+        .map(|c| (c, false))
+        .chain(init.iter().map(|c| (c, true)))
+    {
         let name = c["name"].as_str().unwrap_or_default();
         let restarts = c["restartCount"].as_u64().unwrap_or(0);
         let state = &c["state"];
         let (state_name, reason, message) = if let Some(w) = state.get("waiting") {
-            ("waiting", w["reason"].as_str().unwrap_or(""), w["message"].as_str().unwrap_or(""))
+            (
+                "waiting",
+                w["reason"].as_str().unwrap_or(""),
+                w["message"].as_str().unwrap_or(""),
+            )
         } else if let Some(t) = state.get("terminated") {
-            ("terminated", t["reason"].as_str().unwrap_or(""), t["message"].as_str().unwrap_or(""))
+            (
+                "terminated",
+                t["reason"].as_str().unwrap_or(""),
+                t["message"].as_str().unwrap_or(""),
+            )
         } else {
             ("running", "", "")
         };
@@ -52,15 +70,24 @@ pub fn summarize(pod: &Value) -> Value {
     }
     let phase = pod["status"]["phase"].as_str().unwrap_or("Unknown");
     if phase == "Pending" && containers.is_empty() {
-        let unscheduled = pod["status"]["conditions"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["type"] == "PodScheduled" && c["status"] == "False"));
+        let unscheduled = pod["status"]["conditions"].as_array().and_then(|cs| {
+            cs.iter()
+                .find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
+        });
         if let Some(c) = unscheduled {
-            problems.push(format!("not scheduled: {}", c["message"].as_str().unwrap_or("")));
+            problems.push(format!(
+                "not scheduled: {}",
+                c["message"].as_str().unwrap_or("")
+            ));
         }
     }
     if phase == "Failed" {
-        problems.push(format!("pod failed: {}", pod["status"]["reason"].as_str().unwrap_or("see container states")));
+        problems.push(format!(
+            "pod failed: {}",
+            pod["status"]["reason"]
+                .as_str()
+                .unwrap_or("see container states")
+        ));
     }
     json!({
         "name": pod["metadata"]["name"],
@@ -76,7 +103,9 @@ pub fn summarize(pod: &Value) -> Value {
 fn explain(reason: &str) -> &'static str {
     match reason {
         "CrashLoopBackOff" => " (the container keeps exiting; check the previous log)",
-        "ImagePullBackOff" | "ErrImagePull" => " (the image cannot be pulled: wrong name/tag or missing pull secret)",
+        "ImagePullBackOff" | "ErrImagePull" => {
+            " (the image cannot be pulled: wrong name/tag or missing pull secret)"
+        }
         "CreateContainerConfigError" => " (a referenced ConfigMap/Secret key is missing)",
         "OOMKilled" => " (out of memory: raise the limit or fix the leak)",
         _ => "",
@@ -112,14 +141,16 @@ pub fn fold_events(events: &[Value]) -> Vec<EventRow> {
             .unwrap_or("")
             .to_string();
         let count = e["count"].as_u64().unwrap_or(1);
-        let row = folded.entry((object.clone(), reason.clone(), message.clone())).or_insert(EventRow {
-            last_seen: last.clone(),
-            kind: e["type"].as_str().unwrap_or("").to_string(),
-            reason,
-            object,
-            count: 0,
-            message,
-        });
+        let row = folded
+            .entry((object.clone(), reason.clone(), message.clone()))
+            .or_insert(EventRow {
+                last_seen: last.clone(),
+                kind: e["type"].as_str().unwrap_or("").to_string(),
+                reason,
+                object,
+                count: 0,
+                message,
+            });
         row.count += count;
         if last > row.last_seen {
             row.last_seen = last;
@@ -143,13 +174,22 @@ mod tests {
         let s = summarize(&pod);
         assert_eq!(s["healthy"], false);
         let problems = s["problems"].to_string();
-        assert!(problems.contains("CrashLoopBackOff") && problems.contains("exited 1") && problems.contains("7 times"), "{problems}");
+        assert!(
+            problems.contains("CrashLoopBackOff")
+                && problems.contains("exited 1")
+                && problems.contains("7 times"),
+            "{problems}"
+        );
     }
 
     #[test]
     fn events_fold_and_sort_newest_first() {
         let ev = |r: &str, t: &str| json!({"involvedObject": {"kind": "Pod", "name": "p"}, "reason": r, "message": "m", "lastTimestamp": t, "count": 2, "type": "Warning"});
-        let rows = fold_events(&[ev("A", "2026-01-01T00:00:00Z"), ev("B", "2026-01-02T00:00:00Z"), ev("A", "2026-01-03T00:00:00Z")]);
+        let rows = fold_events(&[
+            ev("A", "2026-01-01T00:00:00Z"),
+            ev("B", "2026-01-02T00:00:00Z"),
+            ev("A", "2026-01-03T00:00:00Z"),
+        ]);
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].reason.as_str(), rows[0].count), ("A", 4));
         assert_eq!(rows[1].reason, "B");

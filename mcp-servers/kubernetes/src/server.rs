@@ -27,7 +27,9 @@ pub struct KubernetesServer {
 impl KubernetesServer {
     /// A server over `cluster`.
     pub fn new(cluster: Cluster) -> Self {
-        Self { cluster: Arc::new(cluster) }
+        Self {
+            cluster: Arc::new(cluster),
+        }
     }
 }
 
@@ -157,62 +159,142 @@ const LOG_BYTES: i64 = 256 * 1024;
 
 #[tool_router]
 impl KubernetesServer {
-    #[tool(description = "List resources of any kind (incl. CRDs) as compact rows; paginate with cursor.",
-        annotations(title = "List resources", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(
+        description = "List resources of any kind (incl. CRDs) as compact rows; paginate with cursor.",
+        annotations(
+            title = "List resources",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
     async fn resources_list(&self, Parameters(a): Parameters<ListArgs>) -> CallToolResult {
         ok_or_error(self.list(a).await)
     }
 
-    #[tool(description = "Get one resource as JSON (Secret values never shown); `fields` projects paths.",
-        annotations(title = "Get resource", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(
+        description = "Get one resource as JSON (Secret values never shown); `fields` projects paths.",
+        annotations(
+            title = "Get resource",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
     async fn resources_get(&self, Parameters(a): Parameters<GetArgs>) -> CallToolResult {
         ok_or_error(self.get(a).await)
     }
 
-    #[tool(description = "Explain pod health: phase, restarts, waiting/terminated reasons, images with digests.",
-        annotations(title = "Pod status", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(
+        description = "Explain pod health: phase, restarts, waiting/terminated reasons, images with digests.",
+        annotations(
+            title = "Pod status",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
     async fn pods_status(&self, Parameters(a): Parameters<PodsArgs>) -> CallToolResult {
         ok_or_error(self.pod_status(a).await)
     }
 
-    #[tool(description = "Read a container log (tail, since, previous).",
-        annotations(title = "Pod log", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(
+        description = "Read a container log (tail, since, previous).",
+        annotations(
+            title = "Pod log",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
     async fn pods_log(&self, Parameters(a): Parameters<LogArgs>) -> CallToolResult {
         ok_or_error(self.log(a).await)
     }
 
-    #[tool(description = "Events in a namespace or for one object, newest first, duplicates folded.",
-        annotations(title = "Events", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(
+        description = "Events in a namespace or for one object, newest first, duplicates folded.",
+        annotations(
+            title = "Events",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
     async fn events_list(&self, Parameters(a): Parameters<EventsArgs>) -> CallToolResult {
         ok_or_error(self.events(a).await)
     }
 
-    #[tool(description = "Rollout progress of a Deployment, StatefulSet or DaemonSet.",
-        annotations(title = "Rollout status", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(
+        description = "Rollout progress of a Deployment, StatefulSet or DaemonSet.",
+        annotations(
+            title = "Rollout status",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
     async fn rollout_status(&self, Parameters(a): Parameters<RolloutArgs>) -> CallToolResult {
         ok_or_error(self.rollout(a).await)
     }
 
-    #[tool(description = "Tekton PipelineRun summary: status, params, git source, images, task statuses.",
-        annotations(title = "PipelineRun summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(
+        description = "Tekton PipelineRun summary: status, params, git source, images, task statuses.",
+        annotations(
+            title = "PipelineRun summary",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
     async fn pipelinerun_summary(&self, Parameters(a): Parameters<ObjectRef>) -> CallToolResult {
         ok_or_error(self.pipelinerun(a).await)
     }
 
-    #[tool(description = "Tekton TaskRun summary: status, params, the image of every step, results.",
-        annotations(title = "TaskRun summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(
+        description = "Tekton TaskRun summary: status, params, the image of every step, results.",
+        annotations(
+            title = "TaskRun summary",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
     async fn taskrun_summary(&self, Parameters(a): Parameters<ObjectRef>) -> CallToolResult {
         ok_or_error(self.taskrun(a).await)
     }
 
-    #[tool(description = "Everything needed to decide an ApprovalTask: approvers, deadline, pipeline params, git source, images, task statuses.",
-        annotations(title = "Approval context", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true))]
+    #[tool(
+        description = "Everything needed to decide an ApprovalTask: approvers, deadline, pipeline params, git source, images, task statuses.",
+        annotations(
+            title = "Approval context",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
     async fn approval_context(&self, Parameters(a): Parameters<ObjectRef>) -> CallToolResult {
         ok_or_error(self.context(a).await)
     }
 
-    #[tool(description = "Approve or reject an ApprovalTask as this server's own identity (its entry only).",
-        annotations(title = "Decide ApprovalTask", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true))]
+    #[tool(
+        description = "Approve or reject an ApprovalTask as this server's own identity (its entry only).",
+        annotations(
+            title = "Decide ApprovalTask",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
     async fn approvaltask_decide(&self, Parameters(a): Parameters<DecideArgs>) -> CallToolResult {
         ok_or_error(self.decide(a).await)
     }
@@ -220,7 +302,10 @@ impl KubernetesServer {
 
 impl KubernetesServer {
     async fn list(&self, a: ListArgs) -> Result<CallToolResult, ToolError> {
-        let r = self.cluster.resolve(&a.kind, a.api_version.as_deref()).await?;
+        let r = self
+            .cluster
+            .resolve(&a.kind, a.api_version.as_deref())
+            .await?;
         let ns = a.namespace.trim();
         let mut lp = ListParams::default().limit(a.limit.unwrap_or(100).clamp(1, 500));
         if !a.label_selector.trim().is_empty() {
@@ -232,7 +317,11 @@ impl KubernetesServer {
         if !a.cursor.is_empty() {
             lp = lp.continue_token(&a.cursor);
         }
-        let namespaces: Vec<Option<String>> = match (r.namespaced, ns.is_empty(), self.cluster.allowed_namespaces()) {
+        let namespaces: Vec<Option<String>> = match (
+            r.namespaced,
+            ns.is_empty(),
+            self.cluster.allowed_namespaces(),
+        ) {
             (false, _, _) => vec![None],
             (true, false, _) => {
                 self.cluster.check_namespace(ns)?;
@@ -249,38 +338,65 @@ impl KubernetesServer {
             next = next.or(cont);
             for o in items {
                 table.row([
-                    o["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+                    o["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
                     o["metadata"]["name"].as_str().unwrap_or("").to_string(),
                     format::short_status(&o),
                     format::age(o["metadata"]["creationTimestamp"].as_str(), now),
                 ]);
             }
         }
-        let mut text = format!("{} {} ({} rows)\n", r.ar.api_version, r.ar.kind, table.len());
+        let mut text = format!(
+            "{} {} ({} rows)\n",
+            r.ar.api_version,
+            r.ar.kind,
+            table.len()
+        );
         text.push_str(&table.render());
         if let Some(c) = &next {
             text.push_str(&format!("more: pass cursor=\"{c}\"\n"));
         }
-        Ok(budget::with_hint(budget::text(text), "Use label_selector/field_selector, a namespace or a smaller limit with the cursor."))
+        Ok(budget::with_hint(
+            budget::text(text),
+            "Use label_selector/field_selector, a namespace or a smaller limit with the cursor.",
+        ))
     }
 
     async fn get(&self, a: GetArgs) -> Result<CallToolResult, ToolError> {
         let name = non_empty("name", &a.name)?;
-        let r = self.cluster.resolve(&a.kind, a.api_version.as_deref()).await?;
+        let r = self
+            .cluster
+            .resolve(&a.kind, a.api_version.as_deref())
+            .await?;
         let ns = a.namespace.trim();
         if r.namespaced {
             if ns.is_empty() {
-                return Err(ToolError::invalid("namespace", format!("{} is namespaced: give its namespace", r.ar.kind)));
+                return Err(ToolError::invalid(
+                    "namespace",
+                    format!("{} is namespaced: give its namespace", r.ar.kind),
+                ));
             }
             self.cluster.check_namespace(ns)?;
         }
-        let mut obj = self.cluster.get(&r, r.namespaced.then_some(ns), name).await?;
+        let mut obj = self
+            .cluster
+            .get(&r, r.namespaced.then_some(ns), name)
+            .await?;
         format::strip_noise(&mut obj);
         if r.ar.kind == "Secret" && r.ar.group.is_empty() {
             format::mask_secret(&mut obj);
         }
-        let out = if a.fields.is_empty() { obj } else { format::project(&obj, &a.fields) };
-        Ok(budget::with_hint(budget::json(out), "Pass `fields` (e.g. [\"status\"]) to return only the parts you need."))
+        let out = if a.fields.is_empty() {
+            obj
+        } else {
+            format::project(&obj, &a.fields)
+        };
+        Ok(budget::with_hint(
+            budget::json(out),
+            "Pass `fields` (e.g. [\"status\"]) to return only the parts you need.",
+        ))
     }
 
     fn pods_api(&self, ns: &str) -> Result<Api<Pod>, ToolError> {
@@ -295,9 +411,16 @@ impl KubernetesServer {
             if !a.label_selector.trim().is_empty() {
                 lp = lp.labels(a.label_selector.trim());
             }
-            api.list(&lp).await.map_err(|e| kube_err(e, "list pods"))?.items
+            api.list(&lp)
+                .await
+                .map_err(|e| kube_err(e, "list pods"))?
+                .items
         } else {
-            vec![api.get(a.name.trim()).await.map_err(|e| kube_err(e, &format!("get pod {}", a.name.trim())))?]
+            vec![
+                api.get(a.name.trim())
+                    .await
+                    .map_err(|e| kube_err(e, &format!("get pod {}", a.name.trim())))?,
+            ]
         };
         let summaries: Vec<Value> = pods
             .iter()
@@ -305,7 +428,9 @@ impl KubernetesServer {
             .map(|p| pods::summarize(&p))
             .collect();
         let unhealthy = summaries.iter().filter(|s| s["healthy"] == false).count();
-        Ok(budget::json(serde_json::json!({"pods": summaries.len(), "unhealthy": unhealthy, "items": summaries})))
+        Ok(budget::json(
+            serde_json::json!({"pods": summaries.len(), "unhealthy": unhealthy, "items": summaries}),
+        ))
     }
 
     async fn log(&self, a: LogArgs) -> Result<CallToolResult, ToolError> {
@@ -320,15 +445,28 @@ impl KubernetesServer {
             limit_bytes: Some(LOG_BYTES),
             ..LogParams::default()
         };
-        let text = api.logs(name, &lp).await.map_err(|e| kube_err(e, &format!("log of pod {name}")))?;
+        let text = api
+            .logs(name, &lp)
+            .await
+            .map_err(|e| kube_err(e, &format!("log of pod {name}")))?;
         let header = format!(
             "log of {}/{name}{}{} (last {tail} lines; untrusted data)\n",
             a.namespace.trim(),
-            lp.container.as_deref().map(|c| format!(" container {c}")).unwrap_or_default(),
+            lp.container
+                .as_deref()
+                .map(|c| format!(" container {c}"))
+                .unwrap_or_default(),
             if a.previous { " previous instance" } else { "" },
         );
-        let body = if text.is_empty() { "(empty log)\n".to_string() } else { text };
-        Ok(budget::with_hint(budget::text(header + &body), "Use a smaller tail_lines or since_seconds."))
+        let body = if text.is_empty() {
+            "(empty log)\n".to_string()
+        } else {
+            text
+        };
+        Ok(budget::with_hint(
+            budget::text(header + &body),
+            "Use a smaller tail_lines or since_seconds.",
+        ))
     }
 
     async fn events(&self, a: EventsArgs) -> Result<CallToolResult, ToolError> {
@@ -349,12 +487,22 @@ impl KubernetesServer {
         let (items, _) = self.cluster.list(&r, Some(ns), &lp).await?;
         let mut table = Table::new(["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"]);
         for e in pods::fold_events(&items) {
-            table.row([e.last_seen, e.kind, e.reason, e.object, e.count.to_string(), e.message]);
+            table.row([
+                e.last_seen,
+                e.kind,
+                e.reason,
+                e.object,
+                e.count.to_string(),
+                e.message,
+            ]);
         }
         if table.is_empty() {
             return Ok(budget::text(format!("no events in {ns} match\n")));
         }
-        Ok(budget::with_hint(budget::text(table.render()), "Filter by name or kind."))
+        Ok(budget::with_hint(
+            budget::text(table.render()),
+            "Filter by name or kind.",
+        ))
     }
 
     async fn rollout(&self, a: RolloutArgs) -> Result<CallToolResult, ToolError> {
@@ -362,32 +510,55 @@ impl KubernetesServer {
             "deployment" | "deployments" | "deploy" => "Deployment",
             "statefulset" | "statefulsets" | "sts" => "StatefulSet",
             "daemonset" | "daemonsets" | "ds" => "DaemonSet",
-            other => return Err(ToolError::invalid("kind", format!("`{other}` is not Deployment, StatefulSet or DaemonSet"))),
+            other => {
+                return Err(ToolError::invalid(
+                    "kind",
+                    format!("`{other}` is not Deployment, StatefulSet or DaemonSet"),
+                ));
+            }
         };
         let ns = non_empty("namespace", &a.namespace)?;
         self.cluster.check_namespace(ns)?;
         let r = self.cluster.resolve(kind, Some("apps/v1")).await?;
-        let o = self.cluster.get(&r, Some(ns), non_empty("name", &a.name)?).await?;
+        let o = self
+            .cluster
+            .get(&r, Some(ns), non_empty("name", &a.name)?)
+            .await?;
         let spec = &o["spec"];
         let st = &o["status"];
         let n = |v: &Value| v.as_i64().unwrap_or(0);
         let (desired, updated, ready, available) = if kind == "DaemonSet" {
-            (n(&st["desiredNumberScheduled"]), n(&st["updatedNumberScheduled"]), n(&st["numberReady"]), n(&st["numberAvailable"]))
+            (
+                n(&st["desiredNumberScheduled"]),
+                n(&st["updatedNumberScheduled"]),
+                n(&st["numberReady"]),
+                n(&st["numberAvailable"]),
+            )
         } else {
-            (spec["replicas"].as_i64().unwrap_or(1), n(&st["updatedReplicas"]), n(&st["readyReplicas"]), n(&st["availableReplicas"]))
+            (
+                spec["replicas"].as_i64().unwrap_or(1),
+                n(&st["updatedReplicas"]),
+                n(&st["readyReplicas"]),
+                n(&st["availableReplicas"]),
+            )
         };
-        let observed = n(&st["observedGeneration"]) >= o["metadata"]["generation"].as_i64().unwrap_or(0);
+        let observed =
+            n(&st["observedGeneration"]) >= o["metadata"]["generation"].as_i64().unwrap_or(0);
         let complete = observed && updated >= desired && ready >= desired && available >= desired;
         let message = if !observed {
             "waiting for the controller to observe the latest spec".to_string()
         } else if complete {
             format!("successfully rolled out ({ready}/{desired} ready)")
         } else {
-            format!("in progress: {updated}/{desired} updated, {ready} ready, {available} available")
+            format!(
+                "in progress: {updated}/{desired} updated, {ready} ready, {available} available"
+            )
         };
-        Ok(budget::json(serde_json::json!({"kind": kind, "name": o["metadata"]["name"], "namespace": ns,
+        Ok(budget::json(
+            serde_json::json!({"kind": kind, "name": o["metadata"]["name"], "namespace": ns,
             "complete": complete, "message": message, "desired": desired, "updated": updated, "ready": ready,
-            "available": available, "conditions": st["conditions"]})))
+            "available": available, "conditions": st["conditions"]}),
+        ))
     }
 
     async fn tekton_get(&self, kind: &str, ns: &str, name: &str) -> Result<Value, ToolError> {
@@ -409,7 +580,9 @@ impl KubernetesServer {
 
     async fn pipelinerun(&self, a: ObjectRef) -> Result<CallToolResult, ToolError> {
         let (ns, name) = self.object_ref(&a)?;
-        let pr = self.tekton_get("pipelineruns.tekton.dev", &ns, &name).await?;
+        let pr = self
+            .tekton_get("pipelineruns.tekton.dev", &ns, &name)
+            .await?;
         let trs = self.taskruns_of(&ns, &name).await?;
         Ok(budget::json(tekton::pipelinerun_summary(&pr, &trs)))
     }
@@ -422,20 +595,31 @@ impl KubernetesServer {
 
     async fn context(&self, a: ObjectRef) -> Result<CallToolResult, ToolError> {
         let (ns, name) = self.object_ref(&a)?;
-        let task = self.tekton_get("approvaltasks.openshift-pipelines.org", &ns, &name).await?;
+        let task = self
+            .tekton_get("approvaltasks.openshift-pipelines.org", &ns, &name)
+            .await?;
         let labels = &task["metadata"]["labels"];
-        let custom_run = match labels["tekton.dev/customRun"].as_str().unwrap_or(&name) {
-            cr => self.tekton_get("customruns.tekton.dev", &ns, cr).await.ok(),
-        };
-        let pr_name = labels["tekton.dev/pipelineRun"].as_str().map(str::to_string);
+        let custom_run_name = labels["tekton.dev/customRun"].as_str().unwrap_or(&name);
+        let custom_run = self
+            .tekton_get("customruns.tekton.dev", &ns, custom_run_name)
+            .await
+            .ok();
+        let pr_name = labels["tekton.dev/pipelineRun"]
+            .as_str()
+            .map(str::to_string);
         let (pipeline_run, taskruns) = match &pr_name {
             Some(pr) => (
-                self.tekton_get("pipelineruns.tekton.dev", &ns, pr).await.ok(),
+                self.tekton_get("pipelineruns.tekton.dev", &ns, pr)
+                    .await
+                    .ok(),
                 self.taskruns_of(&ns, pr).await.unwrap_or_default(),
             ),
             None => (None, Vec::new()),
         };
-        let pipeline = match pipeline_run.as_ref().and_then(|pr| pr["spec"]["pipelineRef"]["name"].as_str()) {
+        let pipeline = match pipeline_run
+            .as_ref()
+            .and_then(|pr| pr["spec"]["pipelineRef"]["name"].as_str())
+        {
             Some(p) => self.tekton_get("pipelines.tekton.dev", &ns, p).await.ok(),
             None => None,
         };
@@ -452,13 +636,19 @@ impl KubernetesServer {
     }
 
     async fn decide(&self, a: DecideArgs) -> Result<CallToolResult, ToolError> {
-        let (ns, name) = self.object_ref(&ObjectRef { namespace: a.namespace.clone(), name: a.name.clone() })?;
+        let (ns, name) = self.object_ref(&ObjectRef {
+            namespace: a.namespace.clone(),
+            name: a.name.clone(),
+        })?;
         let message: String = a.message.trim().chars().take(500).collect();
         if message.is_empty() {
             return Err(ToolError::invalid("message", "give a one-line reason"));
         }
         let identity = self.cluster.identity().await?;
-        let r = self.cluster.resolve("approvaltasks.openshift-pipelines.org", None).await?;
+        let r = self
+            .cluster
+            .resolve("approvaltasks.openshift-pipelines.org", None)
+            .await?;
         let task = self.cluster.get(&r, Some(&ns), &name).await?;
         let index = approval::own_entry(&task, &identity).map_err(|e| match e {
             approval::VoteRefusal::NotAnApprover(_) => ToolError::Denied(e.to_string()),
@@ -472,13 +662,22 @@ impl KubernetesServer {
             .api(&r, Some(&ns))
             .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
             .await
-            .map_err(|e| match kube_err(e, &format!("patch ApprovalTask {ns}/{name}")) {
-                ToolError::Conflict(m) => ToolError::Conflict(format!("{m}; the approvers list changed: read the task again before retrying")),
-                other => other,
-            })?;
-        let state = updated.data["status"]["state"].as_str().unwrap_or("pending").to_string();
-        Ok(budget::json(serde_json::json!({"namespace": ns, "name": name, "identity": identity,
-            "approverIndex": index, "input": a.decision.input(), "taskState": state})))
+            .map_err(
+                |e| match kube_err(e, &format!("patch ApprovalTask {ns}/{name}")) {
+                    ToolError::Conflict(m) => ToolError::Conflict(format!(
+                        "{m}; the approvers list changed: read the task again before retrying"
+                    )),
+                    other => other,
+                },
+            )?;
+        let state = updated.data["status"]["state"]
+            .as_str()
+            .unwrap_or("pending")
+            .to_string();
+        Ok(budget::json(
+            serde_json::json!({"namespace": ns, "name": name, "identity": identity,
+            "approverIndex": index, "input": a.decision.input(), "taskState": state}),
+        ))
     }
 }
 
@@ -490,7 +689,10 @@ impl ToolServer for KubernetesServer {
         ("core", &["resources_list", "resources_get", "events_list"]),
         ("pods", &["pods_status", "pods_log"]),
         ("workloads", &["rollout_status"]),
-        ("tekton", &["pipelinerun_summary", "taskrun_summary", "approval_context"]),
+        (
+            "tekton",
+            &["pipelinerun_summary", "taskrun_summary", "approval_context"],
+        ),
         ("approvals", &["approvaltask_decide"]),
     ];
 

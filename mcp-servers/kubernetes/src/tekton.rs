@@ -10,8 +10,22 @@ use serde_json::{Value, json};
 use crate::format::split_image;
 
 /// Param names that carry a git URL and a revision, by convention in Tekton catalogs.
-const GIT_URL_PARAMS: &[&str] = &["git-url", "url", "repo-url", "git-repo", "repository", "source-url"];
-const GIT_REV_PARAMS: &[&str] = &["git-revision", "revision", "commit", "sha", "git-sha", "git-commit"];
+const GIT_URL_PARAMS: &[&str] = &[
+    "git-url",
+    "url",
+    "repo-url",
+    "git-repo",
+    "repository",
+    "source-url",
+];
+const GIT_REV_PARAMS: &[&str] = &[
+    "git-revision",
+    "revision",
+    "commit",
+    "sha",
+    "git-sha",
+    "git-commit",
+];
 
 /// `params: [{name, value}]` as a map.
 pub fn params(list: &Value) -> serde_json::Map<String, Value> {
@@ -38,7 +52,10 @@ pub fn taskrun_images(tr: &Value) -> Vec<Value> {
     let mut out = Vec::new();
     for step in tr["status"]["steps"].as_array().into_iter().flatten() {
         if let Some(id) = step["imageID"].as_str().filter(|s| !s.is_empty()) {
-            out.push(image_entry(id, &format!("step {}", step["name"].as_str().unwrap_or("?"))));
+            out.push(image_entry(
+                id,
+                &format!("step {}", step["name"].as_str().unwrap_or("?")),
+            ));
         }
     }
     out
@@ -54,8 +71,15 @@ fn image_entry(reference: &str, source: &str) -> Value {
 pub fn param_images(params: &serde_json::Map<String, Value>, source: &str) -> Vec<Value> {
     params
         .iter()
-        .filter(|(k, _)| k.to_lowercase() == "image" || k.to_lowercase().ends_with("-image") || k.to_lowercase().ends_with("_image"))
-        .filter_map(|(k, v)| v.as_str().map(|s| image_entry(s, &format!("{source} param {k}"))))
+        .filter(|(k, _)| {
+            k.to_lowercase() == "image"
+                || k.to_lowercase().ends_with("-image")
+                || k.to_lowercase().ends_with("_image")
+        })
+        .filter_map(|(k, v)| {
+            v.as_str()
+                .map(|s| image_entry(s, &format!("{source} param {k}")))
+        })
         .collect()
 }
 
@@ -112,7 +136,9 @@ pub fn taskrun_summary(tr: &Value) -> Value {
 /// The git URL and revision from conventional param names.
 pub fn git_source(p: &serde_json::Map<String, Value>) -> Value {
     let find = |names: &[&str]| {
-        names.iter().find_map(|n| p.get(*n).and_then(Value::as_str).map(str::to_string))
+        names
+            .iter()
+            .find_map(|n| p.get(*n).and_then(Value::as_str).map(str::to_string))
     };
     json!({"url": find(GIT_URL_PARAMS), "revision": find(GIT_REV_PARAMS)})
 }
@@ -164,11 +190,16 @@ pub fn approval_context(
         .into_iter()
         .flatten()
         .enumerate()
-        .map(|(i, a)| json!({"index": i, "name": a["name"], "type": a["type"], "input": a["input"],
-            "message_untrusted": a["message"], "members": a["users"]}))
+        .map(|(i, a)| {
+            json!({"index": i, "name": a["name"], "type": a["type"], "input": a["input"],
+            "message_untrusted": a["message"], "members": a["users"]})
+        })
         .collect();
     let own_index = identity.and_then(|id| {
-        spec["approvers"].as_array()?.iter().position(|a| a["name"] == id && a["type"].as_str().unwrap_or("User") == "User")
+        spec["approvers"]
+            .as_array()?
+            .iter()
+            .position(|a| a["name"] == id && a["type"].as_str().unwrap_or("User") == "User")
     });
     let timeout_secs = custom_run
         .and_then(|cr| cr["spec"]["timeout"].as_str())
@@ -176,10 +207,16 @@ pub fn approval_context(
         .or_else(|| {
             custom_run
                 .map(|cr| params(&cr["spec"]["params"]))
-                .and_then(|p| p.get("timeout").and_then(Value::as_str).and_then(go_duration_secs))
+                .and_then(|p| {
+                    p.get("timeout")
+                        .and_then(Value::as_str)
+                        .and_then(go_duration_secs)
+                })
         })
         .unwrap_or(3600);
-    let start = status["startTime"].as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok());
+    let start = status["startTime"]
+        .as_str()
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok());
     let deadline = start.map(|s| s.as_second() + timeout_secs);
     let deadline_text = deadline
         .and_then(|d| jiff::Timestamp::from_second(d).ok())
@@ -229,8 +266,13 @@ mod tests {
 
     #[test]
     fn git_source_from_conventional_params() {
-        let p = params(&json!([{"name": "git-url", "value": "https://g/x.git"}, {"name": "git-revision", "value": "abc"}]));
-        assert_eq!(git_source(&p), json!({"url": "https://g/x.git", "revision": "abc"}));
+        let p = params(
+            &json!([{"name": "git-url", "value": "https://g/x.git"}, {"name": "git-revision", "value": "abc"}]),
+        );
+        assert_eq!(
+            git_source(&p),
+            json!({"url": "https://g/x.git", "revision": "abc"})
+        );
     }
 
     #[test]

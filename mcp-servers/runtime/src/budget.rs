@@ -25,7 +25,8 @@ pub fn json(value: Value) -> CallToolResult {
 /// Attaches the hint shown if `result` has to be cut (e.g. "use tail_lines", "pass the cursor").
 pub fn with_hint(mut result: CallToolResult, hint: impl Into<String>) -> CallToolResult {
     let meta = result.meta.get_or_insert_with(MetaObject::default);
-    meta.0.insert(HINT_KEY.to_string(), Value::String(hint.into()));
+    meta.0
+        .insert(HINT_KEY.to_string(), Value::String(hint.into()));
     result
 }
 
@@ -77,7 +78,10 @@ pub fn cap(mut result: CallToolResult, max_bytes: usize) -> (CallToolResult, boo
 
 fn take_hint(result: &mut CallToolResult) -> Option<String> {
     let meta = result.meta.as_mut()?;
-    let hint = meta.0.remove(HINT_KEY).and_then(|v| v.as_str().map(str::to_string));
+    let hint = meta
+        .0
+        .remove(HINT_KEY)
+        .and_then(|v| v.as_str().map(str::to_string));
     if meta.0.is_empty() {
         result.meta = None;
     }
@@ -188,7 +192,10 @@ mod tests {
     use super::*;
 
     fn all_text(r: &CallToolResult) -> String {
-        r.content.iter().filter_map(|b| b.as_text().map(|t| t.text.clone())).collect()
+        r.content
+            .iter()
+            .filter_map(|b| b.as_text().map(|t| t.text.clone()))
+            .collect()
     }
 
     #[test]
@@ -204,7 +211,10 @@ mod tests {
         let (r, cut) = cap(with_hint(text(body), "use tail_lines"), 50);
         assert!(cut);
         let out = all_text(&r);
-        let first = r.content[0].as_text().map(|t| t.text.clone()).unwrap_or_default();
+        let first = r.content[0]
+            .as_text()
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
         assert!(first.len() <= 50 && first.ends_with('\n'), "{first:?}");
         assert!(out.contains("6 of 100 rows shown"), "{out}");
         assert!(out.contains("use tail_lines"), "{out}");

@@ -36,7 +36,9 @@ pub enum ToolError {
         retry_after_secs: u64,
     },
     /// The upstream could not be reached at all.
-    #[error("{service} unreachable: {message}. Do not retry at once; check the server's connection settings")]
+    #[error(
+        "{service} unreachable: {message}. Do not retry at once; check the server's connection settings"
+    )]
     Unreachable {
         service: &'static str,
         message: String,
@@ -80,7 +82,10 @@ mod tests {
         };
         let result = err.into_result();
         assert_eq!(result.is_error, Some(true));
-        let text = result.content[0].as_text().map(|t| t.text.clone()).unwrap_or_default();
+        let text = result.content[0]
+            .as_text()
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
         assert!(text.contains("HTTP 401"), "{text}");
         assert!(!text.contains("abc.def.ghi"), "{text}");
     }

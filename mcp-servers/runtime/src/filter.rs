@@ -54,7 +54,9 @@ pub fn select(
                 known: known_tools(),
             })
     };
-    if let Some(err) = check(&args.tools, "--tools").or_else(|| check(&args.exclude_tools, "--exclude-tools")) {
+    if let Some(err) =
+        check(&args.tools, "--tools").or_else(|| check(&args.exclude_tools, "--exclude-tools"))
+    {
         return Err(err);
     }
     let mut in_sets: Option<BTreeSet<&str>> = None;
@@ -64,7 +66,11 @@ pub fn select(
             let Some((_, members)) = toolsets.iter().find(|(set, _)| set == name) else {
                 return Err(FilterError::UnknownToolset {
                     name: name.clone(),
-                    known: toolsets.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", "),
+                    known: toolsets
+                        .iter()
+                        .map(|(s, _)| *s)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             };
             chosen.extend(members.iter().copied());
@@ -149,7 +155,9 @@ mod tests {
 
     fn tool(name: &'static str, read_only: bool) -> Tool {
         let mut t = Tool::new(name, "d", Arc::new(serde_json::Map::new()));
-        let mut a = ToolAnnotations::new().read_only(read_only).destructive(!read_only);
+        let mut a = ToolAnnotations::new()
+            .read_only(read_only)
+            .destructive(!read_only);
         a.title = Some(name.to_string());
         a = a.idempotent(true).open_world(true);
         t.annotations = Some(a);
@@ -159,7 +167,11 @@ mod tests {
     const SETS: Toolsets = &[("core", &["get", "list"]), ("act", &["approve"])];
 
     fn tools() -> Vec<Tool> {
-        vec![tool("get", true), tool("list", true), tool("approve", false)]
+        vec![
+            tool("get", true),
+            tool("list", true),
+            tool("approve", false),
+        ]
     }
 
     fn names(s: &BTreeSet<String>) -> Vec<&str> {
@@ -169,10 +181,23 @@ mod tests {
     #[test]
     fn writes_hidden_by_default_and_by_read_only() {
         let args = ServerArgs::default();
-        assert_eq!(names(&select(&tools(), SETS, &args).unwrap_or_default()), ["get", "list"]);
-        let args = ServerArgs { allow_writes: true, read_only: true, ..Default::default() };
-        assert_eq!(names(&select(&tools(), SETS, &args).unwrap_or_default()), ["get", "list"]);
-        let args = ServerArgs { allow_writes: true, ..Default::default() };
+        assert_eq!(
+            names(&select(&tools(), SETS, &args).unwrap_or_default()),
+            ["get", "list"]
+        );
+        let args = ServerArgs {
+            allow_writes: true,
+            read_only: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&select(&tools(), SETS, &args).unwrap_or_default()),
+            ["get", "list"]
+        );
+        let args = ServerArgs {
+            allow_writes: true,
+            ..Default::default()
+        };
         assert_eq!(
             names(&select(&tools(), SETS, &args).unwrap_or_default()),
             ["approve", "get", "list"]
@@ -187,18 +212,42 @@ mod tests {
             allow_writes: true,
             ..Default::default()
         };
-        assert_eq!(names(&select(&tools(), SETS, &args).unwrap_or_default()), ["get"]);
-        let args = ServerArgs { tools: vec!["list".into()], ..Default::default() };
-        assert_eq!(names(&select(&tools(), SETS, &args).unwrap_or_default()), ["list"]);
+        assert_eq!(
+            names(&select(&tools(), SETS, &args).unwrap_or_default()),
+            ["get"]
+        );
+        let args = ServerArgs {
+            tools: vec!["list".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&select(&tools(), SETS, &args).unwrap_or_default()),
+            ["list"]
+        );
     }
 
     #[test]
     fn unknown_names_are_errors() {
-        let args = ServerArgs { exclude_tools: vec!["gett".into()], ..Default::default() };
-        assert!(matches!(select(&tools(), SETS, &args), Err(FilterError::UnknownTool { .. })));
-        let args = ServerArgs { toolsets: vec!["nope".into()], ..Default::default() };
-        assert!(matches!(select(&tools(), SETS, &args), Err(FilterError::UnknownToolset { .. })));
-        let args = ServerArgs { tools: vec!["approve".into()], ..Default::default() };
+        let args = ServerArgs {
+            exclude_tools: vec!["gett".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            select(&tools(), SETS, &args),
+            Err(FilterError::UnknownTool { .. })
+        ));
+        let args = ServerArgs {
+            toolsets: vec!["nope".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            select(&tools(), SETS, &args),
+            Err(FilterError::UnknownToolset { .. })
+        ));
+        let args = ServerArgs {
+            tools: vec!["approve".into()],
+            ..Default::default()
+        };
         assert_eq!(
             select(&tools(), SETS, &args),
             Err(FilterError::WriteToolNotEnabled("approve".into()))
@@ -207,10 +256,17 @@ mod tests {
 
     #[test]
     fn lint_finds_missing_hints_and_orphans() {
-        assert!(lint(&tools(), SETS).is_empty(), "{:?}", lint(&tools(), SETS));
+        assert!(
+            lint(&tools(), SETS).is_empty(),
+            "{:?}",
+            lint(&tools(), SETS)
+        );
         let mut bare = tool("get", true);
         bare.annotations = None;
         let problems = lint(&[bare], &[("core", &["get", "ghost"])]);
-        assert_eq!(problems, ["get: no annotations", "toolset core: no tool named ghost"]);
+        assert_eq!(
+            problems,
+            ["get: no annotations", "toolset core: no tool named ghost"]
+        );
     }
 }

@@ -39,7 +39,11 @@ pub struct HttpOptions {
 }
 
 /// The axum router serving `served` at `/mcp`, with `/healthz` and `/metrics`.
-pub fn router<S: ToolServer>(served: Served<S>, opts: HttpOptions, cancel: CancellationToken) -> Router {
+pub fn router<S: ToolServer>(
+    served: Served<S>,
+    opts: HttpOptions,
+    cancel: CancellationToken,
+) -> Router {
     let metrics = served.metrics().clone();
     let hosts: Vec<String> = LOOPBACK_HOSTS
         .iter()
@@ -79,7 +83,11 @@ async fn render_metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoRespons
     )
 }
 
-async fn require_bearer(State(token): State<Arc<Option<String>>>, req: Request, next: Next) -> Response {
+async fn require_bearer(
+    State(token): State<Arc<Option<String>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = token.as_deref() else {
         return next.run(req).await;
     };

@@ -77,14 +77,33 @@ impl Metrics {
         let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(&ToolStats) -> u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for (tool, s) in &tools {
-                let _ = writeln!(out, "{name}{{server=\"{server}\",tool=\"{tool}\"}} {}", value(s));
+                let _ = writeln!(
+                    out,
+                    "{name}{{server=\"{server}\",tool=\"{tool}\"}} {}",
+                    value(s)
+                );
             }
         };
-        family("mcp_tool_calls_total", "counter", "Tool calls.", &|s| s.calls);
-        family("mcp_tool_errors_total", "counter", "Tool calls that returned isError.", &|s| s.errors);
-        family("mcp_tool_truncated_total", "counter", "Tool results cut by the output budget.", &|s| s.truncated);
+        family("mcp_tool_calls_total", "counter", "Tool calls.", &|s| {
+            s.calls
+        });
+        family(
+            "mcp_tool_errors_total",
+            "counter",
+            "Tool calls that returned isError.",
+            &|s| s.errors,
+        );
+        family(
+            "mcp_tool_truncated_total",
+            "counter",
+            "Tool results cut by the output budget.",
+            &|s| s.truncated,
+        );
         let name = "mcp_tool_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} Tool call latency.\n# TYPE {name} histogram");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Tool call latency.\n# TYPE {name} histogram"
+        );
         for (tool, s) in &tools {
             let labels = format!("server=\"{server}\",tool=\"{tool}\"");
             for (bound, count) in BUCKETS.iter().zip(s.buckets) {
@@ -105,14 +124,27 @@ mod tests {
     #[test]
     fn renders_counts_and_cumulative_buckets() {
         let m = Metrics::new("mcp-test");
-        let ok = CallOutcome { error: false, truncated: false, elapsed: Duration::from_millis(3) };
-        let slow_err = CallOutcome { error: true, truncated: true, elapsed: Duration::from_millis(300) };
+        let ok = CallOutcome {
+            error: false,
+            truncated: false,
+            elapsed: Duration::from_millis(3),
+        };
+        let slow_err = CallOutcome {
+            error: true,
+            truncated: true,
+            elapsed: Duration::from_millis(300),
+        };
         m.record("pods_list", ok);
         m.record("pods_list", slow_err);
         let text = m.render();
-        assert!(text.contains("mcp_tool_calls_total{server=\"mcp-test\",tool=\"pods_list\"} 2"), "{text}");
+        assert!(
+            text.contains("mcp_tool_calls_total{server=\"mcp-test\",tool=\"pods_list\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("mcp_tool_errors_total{server=\"mcp-test\",tool=\"pods_list\"} 1"));
-        assert!(text.contains("mcp_tool_truncated_total{server=\"mcp-test\",tool=\"pods_list\"} 1"));
+        assert!(
+            text.contains("mcp_tool_truncated_total{server=\"mcp-test\",tool=\"pods_list\"} 1")
+        );
         assert!(text.contains("le=\"0.005\"} 1"));
         assert!(text.contains("le=\"0.5\"} 2"));
         assert!(text.contains("le=\"+Inf\"} 2"));

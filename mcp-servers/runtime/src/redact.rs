@@ -5,8 +5,19 @@
 
 /// Prefixes of well-known token formats; the rest of the token follows without spaces.
 const TOKEN_PREFIXES: &[&str] = &[
-    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xoxb-", "xoxp-", "xoxa-", "xoxs-",
-    "kpat_", "spat_", "sk-",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "xoxs-",
+    "kpat_",
+    "spat_",
+    "sk-",
 ];
 
 /// Returns `text` with credentials replaced by `[REDACTED]`.
@@ -40,7 +51,10 @@ pub fn redact(text: &str) -> String {
 
 fn looks_secret(word: &str) -> bool {
     let word = word.trim_matches(|c: char| matches!(c, '"' | '\'' | ',' | '.' | ')' | '('));
-    if TOKEN_PREFIXES.iter().any(|p| word.starts_with(p) && word.len() > p.len() + 6) {
+    if TOKEN_PREFIXES
+        .iter()
+        .any(|p| word.starts_with(p) && word.len() > p.len() + 6)
+    {
         return true;
     }
     // A JWT: three base64url segments, the first a JSON header (`eyJ`).
@@ -53,9 +67,18 @@ mod tests {
 
     #[test]
     fn redacts_bearer_and_known_token_shapes() {
-        assert_eq!(redact("Authorization: Bearer s3cr3t"), "Authorization: Bearer [REDACTED]");
-        assert_eq!(redact("bad token ghp_0123456789abcdef"), "bad token [REDACTED]");
-        assert_eq!(redact("slack xoxb-1-2-abcdefgh failed"), "slack [REDACTED] failed");
+        assert_eq!(
+            redact("Authorization: Bearer s3cr3t"),
+            "Authorization: Bearer [REDACTED]"
+        );
+        assert_eq!(
+            redact("bad token ghp_0123456789abcdef"),
+            "bad token [REDACTED]"
+        );
+        assert_eq!(
+            redact("slack xoxb-1-2-abcdefgh failed"),
+            "slack [REDACTED] failed"
+        );
         assert_eq!(redact("token: hunter2 rest"), "token: [REDACTED] rest");
         let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJlc2lnbmF0dXJl";
         assert_eq!(redact(&format!("jwt {jwt} here")), "jwt [REDACTED] here");

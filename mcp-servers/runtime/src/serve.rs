@@ -17,7 +17,9 @@ use crate::served::{Served, ToolServer};
 pub enum ServeError {
     #[error(transparent)]
     Filter(#[from] FilterError),
-    #[error("HTTP needs a bearer token (--auth-token-file or MCP_AUTH_TOKEN), or --no-auth on a loopback address")]
+    #[error(
+        "HTTP needs a bearer token (--auth-token-file or MCP_AUTH_TOKEN), or --no-auth on a loopback address"
+    )]
     MissingToken,
     #[error("--no-auth is only allowed on a loopback address, not {0}")]
     NoAuthOffLoopback(SocketAddr),
@@ -61,7 +63,10 @@ pub async fn serve<S: ToolServer>(server: S, args: &ServerArgs) -> Result<(), Se
     }
 }
 
-async fn serve_stdio<S: ToolServer>(served: Served<S>, cancel: CancellationToken) -> Result<(), ServeError> {
+async fn serve_stdio<S: ToolServer>(
+    served: Served<S>,
+    cancel: CancellationToken,
+) -> Result<(), ServeError> {
     let running = served
         .serve(rmcp::transport::stdio())
         .await
@@ -143,8 +148,14 @@ mod tests {
     #[test]
     fn http_requires_a_token_unless_loopback_opt_out() {
         let args = ServerArgs::default();
-        assert!(matches!(http_options(&args, addr("127.0.0.1:1")), Err(ServeError::MissingToken)));
-        let args = ServerArgs { no_auth: true, ..Default::default() };
+        assert!(matches!(
+            http_options(&args, addr("127.0.0.1:1")),
+            Err(ServeError::MissingToken)
+        ));
+        let args = ServerArgs {
+            no_auth: true,
+            ..Default::default()
+        };
         assert!(http_options(&args, addr("127.0.0.1:1")).is_ok());
         assert!(matches!(
             http_options(&args, addr("0.0.0.0:1")),
@@ -158,10 +169,22 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("token");
         std::fs::write(&file, "s3cret\n").unwrap();
-        let args = ServerArgs { auth_token_file: Some(file.clone()), ..Default::default() };
-        assert_eq!(http_options(&args, addr("0.0.0.0:1")).unwrap().token.as_deref(), Some("s3cret"));
+        let args = ServerArgs {
+            auth_token_file: Some(file.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            http_options(&args, addr("0.0.0.0:1"))
+                .unwrap()
+                .token
+                .as_deref(),
+            Some("s3cret")
+        );
         std::fs::write(&file, "  \n").unwrap();
-        assert!(matches!(http_options(&args, addr("0.0.0.0:1")), Err(ServeError::EmptyToken(_))));
+        assert!(matches!(
+            http_options(&args, addr("0.0.0.0:1")),
+            Err(ServeError::EmptyToken(_))
+        ));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -137,7 +137,14 @@ impl<S: ToolServer> ServerHandler for Served<S> {
         let (result, truncated) = budget::cap(redact_result(result), inner.max_output_bytes);
         let error = result.is_error == Some(true);
         let elapsed = started.elapsed();
-        inner.metrics.record(&name, CallOutcome { error, truncated, elapsed });
+        inner.metrics.record(
+            &name,
+            CallOutcome {
+                error,
+                truncated,
+                elapsed,
+            },
+        );
         tracing::debug!(tool = %name, error, truncated, ms = elapsed.as_millis() as u64, "tool call");
         Ok(CallToolResponse::Complete(result))
     }

@@ -21,18 +21,32 @@ pub enum SandboxError {
     #[error("starting an emulator: {0}")]
     Bind(std::io::Error),
     #[error("writing {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl Sandbox {
     /// Starts every emulator on loopback (port 0: free ports), seeds it from `seeds` (default:
     /// the shipped seeds), and writes `kubeconfig` and `sandbox.env` into `dir`.
-    pub async fn start(dir: &Path, seeds: Option<&Path>, kube_addr: SocketAddr) -> Result<Self, SandboxError> {
+    pub async fn start(
+        dir: &Path,
+        seeds: Option<&Path>,
+        kube_addr: SocketAddr,
+    ) -> Result<Self, SandboxError> {
         let cluster = Arc::new(Cluster::new());
-        let seeds = seeds.map(Path::to_path_buf).unwrap_or_else(kube::default_seeds_dir);
+        let seeds = seeds
+            .map(Path::to_path_buf)
+            .unwrap_or_else(kube::default_seeds_dir);
         kube::load_dir(&cluster, &seeds)?;
-        let kube = kube::spawn(cluster, kube_addr).await.map_err(SandboxError::Bind)?;
-        let sandbox = Self { kube, dir: dir.to_path_buf() };
+        let kube = kube::spawn(cluster, kube_addr)
+            .await
+            .map_err(SandboxError::Bind)?;
+        let sandbox = Self {
+            kube,
+            dir: dir.to_path_buf(),
+        };
         sandbox.write_files()?;
         Ok(sandbox)
     }
@@ -51,7 +65,10 @@ impl Sandbox {
         let write = |path: PathBuf, text: String| {
             std::fs::create_dir_all(&self.dir)
                 .and_then(|_| std::fs::write(&path, text))
-                .map_err(|source| SandboxError::Write { path: path.display().to_string(), source })
+                .map_err(|source| SandboxError::Write {
+                    path: path.display().to_string(),
+                    source,
+                })
         };
         write(self.kubeconfig_path(), self.kube.kubeconfig("admin"))?;
         let env = format!(

@@ -28,17 +28,40 @@ pub const LOGS_API_VERSION: &str = "sandbox.local/v1";
 
 /// The identities the emulator knows: `(kubeconfig context, token, username, groups)`.
 pub const IDENTITIES: &[(&str, &str, &str, &[&str])] = &[
-    ("admin", "sandbox-admin-token", "kubernetes-admin", &["system:masters", "system:authenticated"]),
-    ("ai-approver", "sandbox-ai-approver-token", "system:serviceaccount:ai:ai-approver", &["system:serviceaccounts", "system:authenticated"]),
-    ("alice", "sandbox-alice-token", "alice", &["system:authenticated"]),
-    ("bob", "sandbox-bob-token", "bob", &["release-managers", "system:authenticated"]),
+    (
+        "admin",
+        "sandbox-admin-token",
+        "kubernetes-admin",
+        &["system:masters", "system:authenticated"],
+    ),
+    (
+        "ai-approver",
+        "sandbox-ai-approver-token",
+        "system:serviceaccount:ai:ai-approver",
+        &["system:serviceaccounts", "system:authenticated"],
+    ),
+    (
+        "alice",
+        "sandbox-alice-token",
+        "alice",
+        &["system:authenticated"],
+    ),
+    (
+        "bob",
+        "sandbox-bob-token",
+        "bob",
+        &["release-managers", "system:authenticated"],
+    ),
 ];
 
 /// Errors loading seeds.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     #[error("reading {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("parsing {path}: {message}")]
     Parse { path: String, message: String },
     #[error("seeding {what}: {message}")]
@@ -66,11 +89,18 @@ pub fn load_yaml(cluster: &Cluster, text: &str, origin: &str) -> Result<usize, S
             let pod = doc["metadata"]["name"].as_str().unwrap_or_default();
             let container = doc["container"].as_str().unwrap_or_default();
             let previous = doc["previous"].as_bool().unwrap_or(false);
-            cluster.set_log(ns, pod, container, previous, doc["text"].as_str().unwrap_or_default());
+            cluster.set_log(
+                ns,
+                pod,
+                container,
+                previous,
+                doc["text"].as_str().unwrap_or_default(),
+            );
         } else {
-            cluster
-                .create_raw(doc)
-                .map_err(|e| SeedError::Create { what, message: e.message })?;
+            cluster.create_raw(doc).map_err(|e| SeedError::Create {
+                what,
+                message: e.message,
+            })?;
         }
         count += 1;
     }
@@ -79,7 +109,10 @@ pub fn load_yaml(cluster: &Cluster, text: &str, origin: &str) -> Result<usize, S
 
 /// Loads every `*.yaml` file of a directory, in name order.
 pub fn load_dir(cluster: &Cluster, dir: &Path) -> Result<usize, SeedError> {
-    let read_err = |source| SeedError::Read { path: dir.display().to_string(), source };
+    let read_err = |source| SeedError::Read {
+        path: dir.display().to_string(),
+        source,
+    };
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(read_err)?
         .filter_map(Result::ok)
@@ -138,19 +171,30 @@ pub async fn spawn(cluster: Arc<Cluster>, addr: SocketAddr) -> std::io::Result<K
     let tokens: HashMap<String, Identity> = IDENTITIES
         .iter()
         .map(|(_, token, user, groups)| {
-            (token.to_string(), Identity {
-                username: user.to_string(),
-                groups: groups.iter().map(|g| g.to_string()).collect(),
-            })
+            (
+                token.to_string(),
+                Identity {
+                    username: user.to_string(),
+                    groups: groups.iter().map(|g| g.to_string()).collect(),
+                },
+            )
         })
         .collect();
-    let state = api::KubeState { cluster: cluster.clone(), tokens: Arc::new(tokens) };
+    let state = api::KubeState {
+        cluster: cluster.clone(),
+        tokens: Arc::new(tokens),
+    };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let app = api::router(state);
     let ca_pem = tls.cert_pem.clone();
     let handle = tokio::spawn(async move { crate::tls::serve(listener, app, &tls).await });
-    Ok(KubeServer { addr, cluster, ca_pem, handle })
+    Ok(KubeServer {
+        addr,
+        cluster,
+        ca_pem,
+        handle,
+    })
 }
 
 /// A kubeconfig (JSON is valid YAML) naming every identity as a context.

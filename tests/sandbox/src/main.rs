@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use sandbox::env::Sandbox;
 
 #[derive(Parser)]
-#[command(name = "sandbox", version, about = "Local emulators of Kubernetes (and later GitHub, Konnect, Slack, a model)")]
+#[command(
+    name = "sandbox",
+    version,
+    about = "Local emulators of Kubernetes (and later GitHub, Konnect, Slack, a model)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,13 +44,22 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Up { dir, kube_seeds, kube_listen } => {
+        Command::Up {
+            dir,
+            kube_seeds,
+            kube_listen,
+        } => {
             let dir = std::path::absolute(&dir).context("resolving --dir")?;
             let sandbox = Sandbox::start(&dir, kube_seeds.as_deref(), kube_listen).await?;
             println!("kubernetes API emulator: {}", sandbox.kube.url());
             println!("env file: {}", sandbox.env_path().display());
-            println!("try: KUBECONFIG={} kubectl get approvaltasks -A", sandbox.kubeconfig_path().display());
-            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            println!(
+                "try: KUBECONFIG={} kubectl get approvaltasks -A",
+                sandbox.kubeconfig_path().display()
+            );
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
             Ok(())
         }
     }

@@ -34,16 +34,25 @@ impl SelfSigned {
     /// Generates a fresh key pair and certificate.
     pub fn generate() -> Result<Self, TlsError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        let names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
         let certified = rcgen::generate_simple_self_signed(names)?;
         let cert_pem = certified.cert.pem();
         let der: CertificateDer<'static> = certified.cert.der().clone();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
         let mut config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(vec![der], key)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(Self { cert_pem, config: Arc::new(config) })
+        Ok(Self {
+            cert_pem,
+            config: Arc::new(config),
+        })
     }
 }
 
@@ -51,11 +60,15 @@ impl SelfSigned {
 pub async fn serve(listener: TcpListener, app: Router, tls: &SelfSigned) {
     let acceptor = TlsAcceptor::from(tls.config.clone());
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else { return };
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
             let service = TowerToHyperService::new(app);
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)

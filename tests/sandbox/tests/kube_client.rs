@@ -15,9 +15,14 @@ async fn client(context: &str) -> (emu::KubeServer, kube::Client) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cluster = Arc::new(Cluster::new());
     emu::load_dir(&cluster, &emu::default_seeds_dir()).unwrap();
-    let server = emu::spawn(cluster, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let kubeconfig: kube::config::Kubeconfig = serde_json::from_str(&server.kubeconfig(context)).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    let server = emu::spawn(cluster, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let kubeconfig: kube::config::Kubeconfig =
+        serde_json::from_str(&server.kubeconfig(context)).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
     (server, kube::Client::try_from(config).unwrap())
 }
 
@@ -25,26 +30,52 @@ async fn client(context: &str) -> (emu::KubeServer, kube::Client) {
 async fn typed_and_dynamic_api() {
     let (_server, client) = client("admin").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
-    let list = pods.list(&ListParams::default().labels("app=api")).await.unwrap();
+    let list = pods
+        .list(&ListParams::default().labels("app=api"))
+        .await
+        .unwrap();
     assert_eq!(list.items.len(), 1);
     let err = pods.get("nope").await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 404), "{err:?}");
-    let bad = pods.list(&ListParams::default().labels("app in api")).await.unwrap_err();
-    assert!(matches!(bad, kube::Error::Api(ref s) if s.code == 400), "{bad:?}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 404),
+        "{err:?}"
+    );
+    let bad = pods
+        .list(&ListParams::default().labels("app in api"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(bad, kube::Error::Api(ref s) if s.code == 400),
+        "{bad:?}"
+    );
 
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "shop");
     let mut cm: ConfigMap = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "c"}, "data": {"a": "1"}})).unwrap();
+        "metadata": {"name": "c"}, "data": {"a": "1"}}))
+    .unwrap();
     let created = cms.create(&PostParams::default(), &cm).await.unwrap();
     cm.metadata.resource_version = Some("1".into());
-    let stale = cms.replace("c", &PostParams::default(), &cm).await.unwrap_err();
-    assert!(matches!(stale, kube::Error::Api(ref s) if s.code == 409), "{stale:?}");
+    let stale = cms
+        .replace("c", &PostParams::default(), &cm)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, kube::Error::Api(ref s) if s.code == 409),
+        "{stale:?}"
+    );
     let patched = cms
-        .patch("c", &PatchParams::default(), &Patch::Merge(serde_json::json!({"data": {"b": "2"}})))
+        .patch(
+            "c",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"b": "2"}})),
+        )
         .await
         .unwrap();
     assert_eq!(patched.data.unwrap().len(), 2);
-    assert_ne!(patched.metadata.resource_version, created.metadata.resource_version);
+    assert_ne!(
+        patched.metadata.resource_version,
+        created.metadata.resource_version
+    );
 
     let gvk = GroupVersionKind::gvk("openshift-pipelines.org", "v1alpha1", "ApprovalTask");
     let ar = ApiResource::from_gvk_with_plural(&gvk, "approvaltasks");
@@ -62,10 +93,12 @@ async fn watcher_lists_then_follows_changes_and_recovers_from_410() {
     let cluster = server.cluster.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let cm: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {"name": "w1"}})).unwrap();
+        let cm: ConfigMap =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "w1"}})).unwrap();
         cms2.create(&PostParams::default(), &cm).await.unwrap();
         cluster.compact();
-        let cm: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {"name": "w2"}})).unwrap();
+        let cm: ConfigMap =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "w2"}})).unwrap();
         cms2.create(&PostParams::default(), &cm).await.unwrap();
     });
     let mut seen = Vec::new();

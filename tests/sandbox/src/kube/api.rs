@@ -40,20 +40,31 @@ pub fn router(state: KubeState) -> Router {
 }
 
 fn json_response(code: StatusCode, value: &Value) -> Response {
-    (code, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
 }
 
 async fn version() -> Response {
-    json_response(StatusCode::OK, &json!({"major": "1", "minor": "35", "gitVersion": "v1.35.0-sandbox",
-        "platform": "linux/amd64", "goVersion": "go1.25", "compiler": "gc"}))
+    json_response(
+        StatusCode::OK,
+        &json!({"major": "1", "minor": "35", "gitVersion": "v1.35.0-sandbox",
+        "platform": "linux/amd64", "goVersion": "go1.25", "compiler": "gc"}),
+    )
 }
 
 async fn api_versions(State(s): State<KubeState>, headers: HeaderMap) -> Response {
     if let Err(e) = authenticate(&s, &headers) {
         return e.into_response();
     }
-    json_response(StatusCode::OK, &json!({"kind": "APIVersions", "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}))
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIVersions", "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
+    )
 }
 
 async fn api_groups(State(s): State<KubeState>, headers: HeaderMap) -> Response {
@@ -61,7 +72,12 @@ async fn api_groups(State(s): State<KubeState>, headers: HeaderMap) -> Response 
         return e.into_response();
     }
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for t in s.cluster.types().into_iter().filter(|t| !t.group.is_empty()) {
+    for t in s
+        .cluster
+        .types()
+        .into_iter()
+        .filter(|t| !t.group.is_empty())
+    {
         match groups.iter_mut().find(|(g, _)| *g == t.group) {
             Some((_, versions)) if !versions.contains(&t.version) => versions.push(t.version),
             Some(_) => {}
@@ -78,7 +94,10 @@ async fn api_groups(State(s): State<KubeState>, headers: HeaderMap) -> Response 
             json!({"name": name, "versions": vs, "preferredVersion": vs[0]})
         })
         .collect();
-    json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+    )
 }
 
 fn authenticate(s: &KubeState, headers: &HeaderMap) -> Result<Identity, ApiError> {
@@ -87,7 +106,10 @@ fn authenticate(s: &KubeState, headers: &HeaderMap) -> Result<Identity, ApiError
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(ApiError::unauthorized)?;
-    s.tokens.get(token.trim()).cloned().ok_or_else(ApiError::unauthorized)
+    s.tokens
+        .get(token.trim())
+        .cloned()
+        .ok_or_else(ApiError::unauthorized)
 }
 
 struct Request {
@@ -105,12 +127,23 @@ async fn core_resource(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let segs: Vec<String> = rest.split('/').filter(|x| !x.is_empty()).map(str::to_string).collect();
+    let segs: Vec<String> = rest
+        .split('/')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
     let Some((version, tail)) = segs.split_first() else {
         return ApiError::not_found("path", &rest).into_response();
     };
-    let req = Request { method, query, headers, body };
-    handle(&s, "", version, tail, req).await.unwrap_or_else(IntoResponse::into_response)
+    let req = Request {
+        method,
+        query,
+        headers,
+        body,
+    };
+    handle(&s, "", version, tail, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn group_resource(
@@ -121,17 +154,32 @@ async fn group_resource(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let segs: Vec<String> = rest.split('/').filter(|x| !x.is_empty()).map(str::to_string).collect();
+    let segs: Vec<String> = rest
+        .split('/')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
     if segs.len() < 2 {
         return ApiError::not_found("path", &rest).into_response();
     }
-    let req = Request { method, query, headers, body };
+    let req = Request {
+        method,
+        query,
+        headers,
+        body,
+    };
     handle(&s, &segs[0], &segs[1], &segs[2..], req)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn handle(s: &KubeState, group: &str, version: &str, tail: &[String], req: Request) -> Result<Response, ApiError> {
+async fn handle(
+    s: &KubeState,
+    group: &str,
+    version: &str,
+    tail: &[String],
+    req: Request,
+) -> Result<Response, ApiError> {
     let user = authenticate(s, &req.headers)?;
     let cluster = &s.cluster;
     if tail.is_empty() {
@@ -142,21 +190,34 @@ async fn handle(s: &KubeState, group: &str, version: &str, tail: &[String], req:
             .flat_map(ResourceType::discovery)
             .collect();
         if resources.is_empty() {
-            return Err(ApiError::not_found("groupversion", &format!("{group}/{version}")));
+            return Err(ApiError::not_found(
+                "groupversion",
+                &format!("{group}/{version}"),
+            ));
         }
-        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-        return Ok(json_response(StatusCode::OK, &json!({"kind": "APIResourceList", "apiVersion": "v1",
-            "groupVersion": gv, "resources": resources})));
+        let gv = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+        return Ok(json_response(
+            StatusCode::OK,
+            &json!({"kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": gv, "resources": resources}),
+        ));
     }
     // `namespaces/{ns}/{plural}/...` unless it is the namespace object itself.
-    let (ns, rest) = if tail.len() >= 3 && tail[0] == "namespaces" && cluster.resolve(group, version, &tail[2]).is_some() {
+    let (ns, rest) = if tail.len() >= 3
+        && tail[0] == "namespaces"
+        && cluster.resolve(group, version, &tail[2]).is_some()
+    {
         (Some(tail[1].as_str()), &tail[2..])
     } else {
         (None, tail)
     };
-    let rt = cluster
-        .resolve(group, version, &rest[0])
-        .ok_or_else(|| ApiError::not_found("resource", &format!("{group}/{version}/{}", rest[0])))?;
+    let rt = cluster.resolve(group, version, &rest[0]).ok_or_else(|| {
+        ApiError::not_found("resource", &format!("{group}/{version}/{}", rest[0]))
+    })?;
     let name = rest.get(1).map(String::as_str);
     let sub = rest.get(2).map(String::as_str);
     let ns_or_default = ns.unwrap_or("");
@@ -164,21 +225,33 @@ async fn handle(s: &KubeState, group: &str, version: &str, tail: &[String], req:
         return Err(ApiError::not_found(&rt.plural, name.unwrap_or_default()));
     }
     match (&req.method, name, sub) {
-        (&Method::POST, None, _) if rt.plural == "selfsubjectreviews" => Ok(json_response(StatusCode::CREATED, &json!({
+        (&Method::POST, None, _) if rt.plural == "selfsubjectreviews" => Ok(json_response(
+            StatusCode::CREATED,
+            &json!({
             "kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {},
-            "status": {"userInfo": {"username": user.username, "groups": user.groups}}}))),
-        (&Method::GET, None, _) if is_true(req.query.get("watch")) => watch(cluster.clone(), rt, ns, &req.query),
+            "status": {"userInfo": {"username": user.username, "groups": user.groups}}}),
+        )),
+        (&Method::GET, None, _) if is_true(req.query.get("watch")) => {
+            watch(cluster.clone(), rt, ns, &req.query)
+        }
         (&Method::GET, None, _) => list(cluster, &rt, ns, &req.query),
         (&Method::POST, None, _) => {
             let obj = parse_body(&req.headers, &req.body)?;
             if rt.namespaced && ns.is_none() {
-                return Err(ApiError::bad_request("a namespace is required to create this resource"));
+                return Err(ApiError::bad_request(
+                    "a namespace is required to create this resource",
+                ));
             }
             let created = cluster.create(&rt, ns_or_default, obj)?;
             Ok(json_response(StatusCode::CREATED, &created))
         }
-        (&Method::GET, Some(pod), Some("log")) if rt.plural == "pods" => pod_log(cluster, ns_or_default, pod, &req.query),
-        (&Method::GET, Some(n), None | Some("status")) => Ok(json_response(StatusCode::OK, &cluster.get(&rt, ns_or_default, n)?)),
+        (&Method::GET, Some(pod), Some("log")) if rt.plural == "pods" => {
+            pod_log(cluster, ns_or_default, pod, &req.query)
+        }
+        (&Method::GET, Some(n), None | Some("status")) => Ok(json_response(
+            StatusCode::OK,
+            &cluster.get(&rt, ns_or_default, n)?,
+        )),
         (&Method::PUT, Some(n), sub @ (None | Some("status"))) => {
             let obj = parse_body(&req.headers, &req.body)?;
             let updated = cluster.replace(&rt, ns_or_default, n, obj, sub.is_some(), &user)?;
@@ -196,13 +269,21 @@ async fn handle(s: &KubeState, group: &str, version: &str, tail: &[String], req:
                 .trim()
                 .to_string();
             let body = req.body.clone();
-            let updated = cluster.update_with(&rt, ns_or_default, n, sub.is_some(), &user, |old| {
-                apply_patch(old, &content_type, &body)
-            })?;
+            let updated =
+                cluster.update_with(&rt, ns_or_default, n, sub.is_some(), &user, |old| {
+                    apply_patch(old, &content_type, &body)
+                })?;
             Ok(json_response(StatusCode::OK, &updated))
         }
-        (&Method::DELETE, Some(n), None) => Ok(json_response(StatusCode::OK, &cluster.delete(&rt, ns_or_default, n)?)),
-        _ => Err(ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")),
+        (&Method::DELETE, Some(n), None) => Ok(json_response(
+            StatusCode::OK,
+            &cluster.delete(&rt, ns_or_default, n)?,
+        )),
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )),
     }
 }
 
@@ -211,11 +292,19 @@ fn is_true(v: Option<&String>) -> bool {
 }
 
 fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if content_type.contains("protobuf") {
-        return Err(ApiError::new(415, "UnsupportedMediaType", "the sandbox accepts JSON bodies only, not protobuf"));
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "the sandbox accepts JSON bodies only, not protobuf",
+        ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 /// Applies a JSON Patch, a JSON merge patch, or a strategic merge patch (treated as a merge
@@ -227,7 +316,9 @@ fn apply_patch(old: &Value, content_type: &str, body: &Bytes) -> Result<Value, A
             let patch: json_patch::Patch = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON Patch: {e}")))?;
             json_patch::patch(&mut doc, &patch).map_err(|e| {
-                ApiError::invalid(format!("the server rejected our request due to an error in our request: {e}"))
+                ApiError::invalid(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
             })?;
         }
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
@@ -236,7 +327,13 @@ fn apply_patch(old: &Value, content_type: &str, body: &Bytes) -> Result<Value, A
             json_patch::merge(&mut doc, &patch);
         }
         other => {
-            return Err(ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})")));
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
+                ),
+            ));
         }
     }
     Ok(doc)
@@ -248,7 +345,10 @@ fn query_of(ns: Option<&str>, q: &HashMap<String, String>) -> Result<ListQuery, 
     let fields = Selector::fields(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("invalid field selector: {e}")))?;
     let limit = match q.get("limit") {
-        Some(l) => Some(l.parse().map_err(|_| ApiError::bad_request(format!("invalid limit {l}")))?),
+        Some(l) => Some(
+            l.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit {l}")))?,
+        ),
         None => None,
     };
     Ok(ListQuery {
@@ -260,20 +360,41 @@ fn query_of(ns: Option<&str>, q: &HashMap<String, String>) -> Result<ListQuery, 
     })
 }
 
-fn list(cluster: &Cluster, rt: &ResourceType, ns: Option<&str>, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn list(
+    cluster: &Cluster,
+    rt: &ResourceType,
+    ns: Option<&str>,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let (items, rv, next) = cluster.list(rt, &query_of(ns, q)?)?;
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if let Some(c) = next {
         meta["continue"] = json!(c);
     }
-    Ok(json_response(StatusCode::OK, &json!({"kind": format!("{}List", rt.kind),
-        "apiVersion": rt.api_version(), "metadata": meta, "items": items})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"kind": format!("{}List", rt.kind),
+        "apiVersion": rt.api_version(), "metadata": meta, "items": items}),
+    ))
 }
 
-fn pod_log(cluster: &Cluster, ns: &str, pod: &str, q: &HashMap<String, String>) -> Result<Response, ApiError> {
-    let text = cluster.log(ns, pod, q.get("container").map(String::as_str), is_true(q.get("previous")))?;
+fn pod_log(
+    cluster: &Cluster,
+    ns: &str,
+    pod: &str,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let text = cluster.log(
+        ns,
+        pod,
+        q.get("container").map(String::as_str),
+        is_true(q.get("previous")),
+    )?;
     let since = match q.get("sinceSeconds") {
-        Some(s) => Some(s.parse::<i64>().map_err(|_| ApiError::bad_request("invalid sinceSeconds"))?),
+        Some(s) => Some(
+            s.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("invalid sinceSeconds"))?,
+        ),
         None => None,
     };
     let cutoff = since.map(|s| jiff::Timestamp::now().as_second() - s);
@@ -292,10 +413,16 @@ fn pod_log(cluster: &Cluster, ns: &str, pod: &str, q: &HashMap<String, String>) 
         {
             continue;
         }
-        lines.push(if timestamps { line.to_string() } else { rest.to_string() });
+        lines.push(if timestamps {
+            line.to_string()
+        } else {
+            rest.to_string()
+        });
     }
     if let Some(n) = q.get("tailLines") {
-        let n: usize = n.parse().map_err(|_| ApiError::bad_request("invalid tailLines"))?;
+        let n: usize = n
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid tailLines"))?;
         let skip = lines.len().saturating_sub(n);
         lines.drain(..skip);
     }
@@ -304,7 +431,9 @@ fn pod_log(cluster: &Cluster, ns: &str, pod: &str, q: &HashMap<String, String>) 
         out.push('\n');
     }
     if let Some(limit) = q.get("limitBytes") {
-        let limit: usize = limit.parse().map_err(|_| ApiError::bad_request("invalid limitBytes"))?;
+        let limit: usize = limit
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid limitBytes"))?;
         let mut end = limit.min(out.len());
         while !out.is_char_boundary(end) {
             end -= 1;
@@ -320,16 +449,26 @@ fn event_line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(line)
 }
 
-fn watch(cluster: Arc<Cluster>, rt: ResourceType, ns: Option<&str>, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn watch(
+    cluster: Arc<Cluster>,
+    rt: ResourceType,
+    ns: Option<&str>,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let query = query_of(ns, q)?;
     let bookmarks = is_true(q.get("allowWatchBookmarks"));
     let timeout = q
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
         .unwrap_or(1800);
-    let from = q.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0");
+    let from = q
+        .get("resourceVersion")
+        .filter(|v| !v.is_empty() && *v != "0");
     let from: Option<u64> = match from {
-        Some(v) => Some(v.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {v}")))?),
+        Some(v) => Some(
+            v.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {v}")))?,
+        ),
         None => None,
     };
     let matches = {
@@ -349,7 +488,10 @@ fn watch(cluster: Arc<Cluster>, rt: ResourceType, ns: Option<&str>, q: &HashMap<
     let mut last = cluster.resource_version();
     match from {
         Some(rv) if rv < cluster.oldest_resumable() => {
-            let status = ApiError::gone(format!("too old resource version: {rv} ({})", cluster.oldest_resumable()));
+            let status = ApiError::gone(format!(
+                "too old resource version: {rv} ({})",
+                cluster.oldest_resumable()
+            ));
             initial.push(event_line("ERROR", &status.to_status()));
             last = u64::MAX;
         }
@@ -359,7 +501,14 @@ fn watch(cluster: Arc<Cluster>, rt: ResourceType, ns: Option<&str>, q: &HashMap<
             }
         }
         None => {
-            let (items, rv, _) = cluster.list(&rt, &ListQuery { limit: None, continue_token: None, ..query.clone() })?;
+            let (items, rv, _) = cluster.list(
+                &rt,
+                &ListQuery {
+                    limit: None,
+                    continue_token: None,
+                    ..query.clone()
+                },
+            )?;
             last = rv;
             for item in items {
                 initial.push(event_line("ADDED", &item));
@@ -369,8 +518,13 @@ fn watch(cluster: Arc<Cluster>, rt: ResourceType, ns: Option<&str>, q: &HashMap<
     let bookmark = {
         let rt = rt.clone();
         let cluster = cluster.clone();
-        move || event_line("BOOKMARK", &json!({"kind": rt.kind, "apiVersion": rt.api_version(),
-            "metadata": {"resourceVersion": cluster.resource_version().to_string()}}))
+        move || {
+            event_line(
+                "BOOKMARK",
+                &json!({"kind": rt.kind, "apiVersion": rt.api_version(),
+            "metadata": {"resourceVersion": cluster.resource_version().to_string()}}),
+            )
+        }
     };
     tokio::spawn(async move {
         for line in initial {
@@ -414,5 +568,10 @@ fn watch(cluster: Arc<Cluster>, rt: ResourceType, ns: Option<&str>, q: &HashMap<
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }

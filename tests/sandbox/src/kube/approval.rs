@@ -20,7 +20,9 @@ pub struct Identity {
 }
 
 fn deny(message: impl std::fmt::Display) -> ApiError {
-    ApiError::forbidden(format!("admission webhook \"{WEBHOOK}\" denied the request: {message}"))
+    ApiError::forbidden(format!(
+        "admission webhook \"{WEBHOOK}\" denied the request: {message}"
+    ))
 }
 
 /// Validates an UPDATE of an ApprovalTask's main resource by `user`.
@@ -28,8 +30,14 @@ pub fn admit_update(old: &Value, new: &Value, user: &Identity) -> Result<(), Api
     if old["status"]["state"].as_str().unwrap_or("pending") != "pending" {
         return Err(deny("ApprovalTask has already reached a final state"));
     }
-    let old_approvers = old["spec"]["approvers"].as_array().cloned().unwrap_or_default();
-    let new_approvers = new["spec"]["approvers"].as_array().cloned().unwrap_or_default();
+    let old_approvers = old["spec"]["approvers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let new_approvers = new["spec"]["approvers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut old_spec = old["spec"].clone();
     let mut new_spec = new["spec"].clone();
     old_spec["approvers"] = Value::Null;
@@ -53,14 +61,20 @@ pub fn admit_update(old: &Value, new: &Value, user: &Identity) -> Result<(), Api
         listed |= mine;
         if !mine {
             if o != n {
-                return Err(deny(format!("user {} may not change the entry of {name}", user.username)));
+                return Err(deny(format!(
+                    "user {} may not change the entry of {name}",
+                    user.username
+                )));
             }
             continue;
         }
         let (old_input, new_input) = if is_user {
             (o["input"].clone(), n["input"].clone())
         } else {
-            (member_input(o, &user.username), member_input(n, &user.username))
+            (
+                member_input(o, &user.username),
+                member_input(n, &user.username),
+            )
         };
         if old_input == new_input {
             if strip_own(o, user, is_user) != strip_own(n, user, is_user) {
@@ -80,7 +94,10 @@ pub fn admit_update(old: &Value, new: &Value, user: &Identity) -> Result<(), Api
         changed_own = true;
     }
     if !listed {
-        return Err(deny(format!("user {} is not an approver of this ApprovalTask", user.username)));
+        return Err(deny(format!(
+            "user {} is not an approver of this ApprovalTask",
+            user.username
+        )));
     }
     if !changed_own {
         return Err(deny("an update must change the approver's own input"));
@@ -112,8 +129,13 @@ fn strip_own(entry: &Value, user: &Identity, is_user: bool) -> Value {
 
 /// Recomputes `status` from `spec` as the gate's controller does.
 pub fn reconcile(obj: &mut Value, now: &str) {
-    let required = obj["spec"]["numberOfApprovalsRequired"].as_u64().unwrap_or(1);
-    let approvers = obj["spec"]["approvers"].as_array().cloned().unwrap_or_default();
+    let required = obj["spec"]["numberOfApprovalsRequired"]
+        .as_u64()
+        .unwrap_or(1);
+    let approvers = obj["spec"]["approvers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut responses = Vec::new();
     let mut approved = std::collections::BTreeSet::new();
     let mut rejected = false;
@@ -130,15 +152,19 @@ pub fn reconcile(obj: &mut Value, now: &str) {
             }
         } else {
             for u in a["users"].as_array().into_iter().flatten() {
-                let Some(resp) = response_of(&u["input"]) else { continue };
+                let Some(resp) = response_of(&u["input"]) else {
+                    continue;
+                };
                 let member = u["name"].as_str().unwrap_or_default().to_string();
                 rejected |= resp == "rejected";
                 if resp == "approved" {
                     approved.insert(member.clone());
                 }
                 let message = u["message"].as_str().unwrap_or_default();
-                responses.push(json!({"name": member, "type": "Group", "response": resp, "message": message,
-                    "groupMembers": [{"name": member, "response": resp, "message": message}]}));
+                responses.push(
+                    json!({"name": member, "type": "Group", "response": resp, "message": message,
+                    "groupMembers": [{"name": member, "response": resp, "message": message}]}),
+                );
             }
         }
     }
@@ -149,7 +175,10 @@ pub fn reconcile(obj: &mut Value, now: &str) {
     } else {
         "pending"
     };
-    let start = obj["status"]["startTime"].as_str().unwrap_or(now).to_string();
+    let start = obj["status"]["startTime"]
+        .as_str()
+        .unwrap_or(now)
+        .to_string();
     obj["status"] = json!({
         "state": state,
         "startTime": start,
@@ -182,7 +211,10 @@ mod tests {
     }
 
     fn who(name: &str, groups: &[&str]) -> Identity {
-        Identity { username: name.into(), groups: groups.iter().map(|g| g.to_string()).collect() }
+        Identity {
+            username: name.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
     }
 
     #[test]

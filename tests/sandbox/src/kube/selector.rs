@@ -43,7 +43,9 @@ impl Selector {
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, op) = parse_requirement(part, false)?;
             if !matches!(op, Op::Eq(_) | Op::NotEq(_)) {
-                return Err(SelectorError(format!("{part}: field selectors support only =, == and !=")));
+                return Err(SelectorError(format!(
+                    "{part}: field selectors support only =, == and !="
+                )));
             }
             reqs.push((key, op));
         }
@@ -114,25 +116,41 @@ fn valid_key(key: &str) -> bool {
 }
 
 fn valid_value(v: &str) -> bool {
-    v.len() <= 63 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    v.len() <= 63
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn parse_requirement(part: &str, labels: bool) -> Result<(String, Op), SelectorError> {
     let err = || SelectorError(part.to_string());
     if let Some(key) = part.strip_prefix('!') {
         let key = key.trim();
-        return if labels && valid_key(key) { Ok((key.to_string(), Op::NotExists)) } else { Err(err()) };
+        return if labels && valid_key(key) {
+            Ok((key.to_string(), Op::NotExists))
+        } else {
+            Err(err())
+        };
     }
     for (token, neg) in [(" notin ", true), (" in ", false)] {
         if let Some(idx) = part.find(token) {
             let key = part[..idx].trim();
             let rest = part[idx + token.len()..].trim();
-            let inner = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')).ok_or_else(err)?;
+            let inner = rest
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .ok_or_else(err)?;
             let values: Vec<String> = inner.split(',').map(|v| v.trim().to_string()).collect();
             if !labels || !valid_key(key) || values.iter().any(|v| !valid_value(v)) {
                 return Err(err());
             }
-            return Ok((key.to_string(), if neg { Op::NotIn(values) } else { Op::In(values) }));
+            return Ok((
+                key.to_string(),
+                if neg {
+                    Op::NotIn(values)
+                } else {
+                    Op::In(values)
+                },
+            ));
         }
     }
     let (key, op) = if let Some((k, v)) = part.split_once("!=") {
@@ -177,7 +195,11 @@ mod tests {
             ("!app", false),
             ("missing notin (x)", true),
         ] {
-            assert_eq!(Selector::labels(sel).unwrap().matches_labels(&obj), want, "{sel}");
+            assert_eq!(
+                Selector::labels(sel).unwrap().matches_labels(&obj),
+                want,
+                "{sel}"
+            );
         }
     }
 
@@ -192,7 +214,15 @@ mod tests {
     #[test]
     fn field_selectors_read_dotted_paths() {
         let obj = json!({"metadata": {"name": "p"}, "status": {"phase": "Running"}});
-        assert!(Selector::fields("status.phase=Running,metadata.name=p").unwrap().matches_fields(&obj));
-        assert!(!Selector::fields("status.phase!=Running").unwrap().matches_fields(&obj));
+        assert!(
+            Selector::fields("status.phase=Running,metadata.name=p")
+                .unwrap()
+                .matches_fields(&obj)
+        );
+        assert!(
+            !Selector::fields("status.phase!=Running")
+                .unwrap()
+                .matches_fields(&obj)
+        );
     }
 }

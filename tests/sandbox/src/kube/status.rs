@@ -18,7 +18,11 @@ impl ApiError {
         Self::new(404, "NotFound", format!("{plural} \"{name}\" not found"))
     }
     pub fn already_exists(plural: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{plural} \"{name}\" already exists"))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{plural} \"{name}\" already exists"),
+        )
     }
     pub fn conflict(plural: &str, name: &str) -> Self {
         Self::new(
@@ -45,7 +49,11 @@ impl ApiError {
         Self::new(410, "Expired", message)
     }
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into() }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+        }
     }
 
     /// The `Status` object for this error.

@@ -63,7 +63,9 @@ impl Default for Cluster {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 impl Cluster {
@@ -71,11 +73,16 @@ impl Cluster {
     pub fn new() -> Self {
         let (changes, _) = broadcast::channel(4096);
         let cluster = Self {
-            state: Mutex::new(State { types: builtins(), ..State::default() }),
+            state: Mutex::new(State {
+                types: builtins(),
+                ..State::default()
+            }),
             changes,
         };
         for ns in ["default", "kube-system"] {
-            let _ = cluster.create_raw(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+            let _ = cluster.create_raw(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            );
         }
         cluster
     }
@@ -120,7 +127,10 @@ impl Cluster {
     /// The oldest resource version a watch may resume from.
     pub fn oldest_resumable(&self) -> u64 {
         let st = self.lock();
-        st.history.front().map(|c| c.rv.saturating_sub(1)).unwrap_or(st.rv)
+        st.history
+            .front()
+            .map(|c| c.rv.saturating_sub(1))
+            .unwrap_or(st.rv)
     }
 
     /// Drops the change history, so every older resource version answers 410 Gone.
@@ -135,21 +145,41 @@ impl Cluster {
 
     /// Changes after `rv` still in the history.
     pub fn changes_since(&self, rv: u64) -> Vec<Change> {
-        self.lock().history.iter().filter(|c| c.rv > rv).cloned().collect()
+        self.lock()
+            .history
+            .iter()
+            .filter(|c| c.rv > rv)
+            .cloned()
+            .collect()
     }
 
     /// Stores a pod container's log (`previous` for the last terminated instance).
     pub fn set_log(&self, namespace: &str, pod: &str, container: &str, previous: bool, text: &str) {
-        self.lock()
-            .logs
-            .insert((namespace.into(), pod.into(), container.into(), previous), text.into());
+        self.lock().logs.insert(
+            (namespace.into(), pod.into(), container.into(), previous),
+            text.into(),
+        );
     }
 
     /// A pod container's log; `container` defaults to the pod's only container.
-    pub fn log(&self, namespace: &str, pod: &str, container: Option<&str>, previous: bool) -> Result<String, ApiError> {
+    pub fn log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> Result<String, ApiError> {
         let st = self.lock();
-        let key = (String::new(), "pods".to_string(), namespace.to_string(), pod.to_string());
-        let obj = st.objects.get(&key).ok_or_else(|| ApiError::not_found("pods", pod))?;
+        let key = (
+            String::new(),
+            "pods".to_string(),
+            namespace.to_string(),
+            pod.to_string(),
+        );
+        let obj = st
+            .objects
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found("pods", pod))?;
         let names: Vec<String> = obj["spec"]["containers"]
             .as_array()
             .into_iter()
@@ -171,7 +201,9 @@ impl Cluster {
                 )));
             }
         };
-        let text = st.logs.get(&(namespace.into(), pod.into(), container.clone(), previous));
+        let text = st
+            .logs
+            .get(&(namespace.into(), pod.into(), container.clone(), previous));
         match (text, previous) {
             (Some(t), _) => Ok(t.clone()),
             (None, true) => Err(ApiError::bad_request(format!(
@@ -183,23 +215,40 @@ impl Cluster {
 
     /// Creates an object as the cluster itself (seeds), bypassing admission.
     pub fn create_raw(&self, obj: Value) -> Result<Value, ApiError> {
-        let rt = self
-            .type_of(&obj)
-            .ok_or_else(|| ApiError::bad_request(format!("no kind {} is registered", obj["kind"])))?;
-        let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+        let rt = self.type_of(&obj).ok_or_else(|| {
+            ApiError::bad_request(format!("no kind {} is registered", obj["kind"]))
+        })?;
+        let ns = obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
         self.create(&rt, &ns, obj)
     }
 
     /// Creates an object of type `rt` in `namespace` (ignored for cluster-scoped types).
-    pub fn create(&self, rt: &ResourceType, namespace: &str, mut obj: Value) -> Result<Value, ApiError> {
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        mut obj: Value,
+    ) -> Result<Value, ApiError> {
         let name = match obj["metadata"]["name"].as_str() {
             Some(n) if !n.is_empty() => n.to_string(),
             _ => match obj["metadata"]["generateName"].as_str() {
                 Some(prefix) => format!("{prefix}{:05x}", self.lock().uid + 1),
-                None => return Err(ApiError::invalid(format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", rt.kind))),
+                None => {
+                    return Err(ApiError::invalid(format!(
+                        "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                        rt.kind
+                    )));
+                }
             },
         };
-        let ns = if rt.namespaced { namespace.to_string() } else { String::new() };
+        let ns = if rt.namespaced {
+            namespace.to_string()
+        } else {
+            String::new()
+        };
         if let Some(body_ns) = obj["metadata"]["namespace"].as_str()
             && rt.namespaced
             && body_ns != ns
@@ -209,10 +258,24 @@ impl Cluster {
             ));
         }
         let mut st = self.lock();
-        if rt.namespaced && !st.objects.contains_key(&(String::new(), "namespaces".into(), String::new(), ns.clone())) && rt.plural != "namespaces" && !st.objects.is_empty() {
+        if rt.namespaced
+            && !st.objects.contains_key(&(
+                String::new(),
+                "namespaces".into(),
+                String::new(),
+                ns.clone(),
+            ))
+            && rt.plural != "namespaces"
+            && !st.objects.is_empty()
+        {
             return Err(ApiError::not_found("namespaces", &ns));
         }
-        let key = (rt.group.clone(), rt.plural.clone(), ns.clone(), name.clone());
+        let key = (
+            rt.group.clone(),
+            rt.plural.clone(),
+            ns.clone(),
+            name.clone(),
+        );
         if st.objects.contains_key(&key) {
             return Err(ApiError::already_exists(&rt.plural, &name));
         }
@@ -243,7 +306,13 @@ impl Cluster {
         Ok(Self::commit(&mut st, &self.changes, key, "ADDED", obj))
     }
 
-    fn commit(st: &mut State, tx: &broadcast::Sender<Change>, key: Key, event: &'static str, mut obj: Value) -> Value {
+    fn commit(
+        st: &mut State,
+        tx: &broadcast::Sender<Change>,
+        key: Key,
+        event: &'static str,
+        mut obj: Value,
+    ) -> Value {
         st.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(st.rv.to_string());
         let change = Change {
@@ -272,23 +341,36 @@ impl Cluster {
         let ns = if rt.namespaced { namespace } else { "" };
         self.lock()
             .objects
-            .get(&(rt.group.clone(), rt.plural.clone(), ns.to_string(), name.to_string()))
+            .get(&(
+                rt.group.clone(),
+                rt.plural.clone(),
+                ns.to_string(),
+                name.to_string(),
+            ))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.plural, name))
     }
 
     /// Lists objects; returns the items, the list's resource version and a continue token.
-    pub fn list(&self, rt: &ResourceType, q: &ListQuery) -> Result<(Vec<Value>, u64, Option<String>), ApiError> {
+    pub fn list(
+        &self,
+        rt: &ResourceType,
+        q: &ListQuery,
+    ) -> Result<(Vec<Value>, u64, Option<String>), ApiError> {
         let st = self.lock();
         let offset: usize = match &q.continue_token {
-            Some(t) => t.parse().map_err(|_| ApiError::bad_request("invalid continue token"))?,
+            Some(t) => t
+                .parse()
+                .map_err(|_| ApiError::bad_request("invalid continue token"))?,
             None => 0,
         };
         let items: Vec<Value> = st
             .objects
             .iter()
             .filter(|((g, p, ns, _), _)| {
-                *g == rt.group && *p == rt.plural && q.namespace.as_ref().is_none_or(|want| want == ns)
+                *g == rt.group
+                    && *p == rt.plural
+                    && q.namespace.as_ref().is_none_or(|want| want == ns)
             })
             .map(|(_, v)| v)
             .filter(|v| q.labels.matches_labels(v) && q.fields.matches_fields(v))
@@ -330,15 +412,26 @@ impl Cluster {
         compute: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Value, ApiError> {
         let ns = if rt.namespaced { namespace } else { "" };
-        let key = (rt.group.clone(), rt.plural.clone(), ns.to_string(), name.to_string());
+        let key = (
+            rt.group.clone(),
+            rt.plural.clone(),
+            ns.to_string(),
+            name.to_string(),
+        );
         let mut st = self.lock();
-        let old = st.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(&rt.plural, name))?;
+        let old = st
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.plural, name))?;
         let mut obj = compute(&old)?;
         if !obj.is_object() {
             return Err(ApiError::bad_request("the body must be an object"));
         }
         if obj["metadata"]["name"].as_str().is_some_and(|n| n != name) {
-            return Err(ApiError::bad_request("the name of the object does not match the name on the URL"));
+            return Err(ApiError::bad_request(
+                "the name of the object does not match the name on the URL",
+            ));
         }
         if let Some(rv) = obj["metadata"]["resourceVersion"].as_str()
             && !rv.is_empty()
@@ -361,8 +454,11 @@ impl Cluster {
                 approval::admit_update(&old, &obj, user)?;
             }
             let generation = old["metadata"]["generation"].as_u64().unwrap_or(1);
-            obj["metadata"]["generation"] =
-                json!(if obj["spec"] != old["spec"] { generation + 1 } else { generation });
+            obj["metadata"]["generation"] = json!(if obj["spec"] != old["spec"] {
+                generation + 1
+            } else {
+                generation
+            });
             if rt.plural == "approvaltasks" {
                 approval::reconcile(&mut obj, &now());
             }
@@ -377,11 +473,25 @@ impl Cluster {
     }
 
     /// Deletes an object, returning it as it was.
-    pub fn delete(&self, rt: &ResourceType, namespace: &str, name: &str) -> Result<Value, ApiError> {
+    pub fn delete(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ApiError> {
         let ns = if rt.namespaced { namespace } else { "" };
-        let key = (rt.group.clone(), rt.plural.clone(), ns.to_string(), name.to_string());
+        let key = (
+            rt.group.clone(),
+            rt.plural.clone(),
+            ns.to_string(),
+            name.to_string(),
+        );
         let mut st = self.lock();
-        let old = st.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(&rt.plural, name))?;
+        let old = st
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.plural, name))?;
         Ok(Self::commit(&mut st, &self.changes, key, "DELETED", old))
     }
 }

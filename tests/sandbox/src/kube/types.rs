@@ -29,7 +29,16 @@ impl ResourceType {
 
     /// The discovery entries for this type and its subresources.
     pub fn discovery(&self) -> Vec<Value> {
-        let verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+        let verbs = [
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ];
         let mut out = vec![json!({
             "name": self.plural,
             "singularName": self.singular,
@@ -44,8 +53,10 @@ impl ResourceType {
                 "namespaced": self.namespaced, "kind": self.kind, "verbs": ["get", "patch", "update"]}));
         }
         if self.group.is_empty() && self.plural == "pods" {
-            out.push(json!({"name": "pods/log", "singularName": "", "namespaced": true,
-                "kind": "Pod", "verbs": ["get"]}));
+            out.push(
+                json!({"name": "pods/log", "singularName": "", "namespaced": true,
+                "kind": "Pod", "verbs": ["get"]}),
+            );
         }
         out
     }
@@ -57,7 +68,11 @@ impl ResourceType {
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
         let list = |v: &Value| {
             v.as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let kind = s(&names["kind"]);
@@ -87,7 +102,15 @@ impl ResourceType {
 }
 
 /// `(group, version, kind, plural, namespaced, short names, status subresource)`.
-type Builtin = (&'static str, &'static str, &'static str, &'static str, bool, &'static [&'static str], bool);
+type Builtin = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    &'static [&'static str],
+    bool,
+);
 
 const BUILTINS: &[Builtin] = &[
     ("", "v1", "Namespace", "namespaces", false, &["ns"], true),
@@ -95,45 +118,143 @@ const BUILTINS: &[Builtin] = &[
     ("", "v1", "Service", "services", true, &["svc"], true),
     ("", "v1", "ConfigMap", "configmaps", true, &["cm"], false),
     ("", "v1", "Secret", "secrets", true, &[], false),
-    ("", "v1", "ServiceAccount", "serviceaccounts", true, &["sa"], false),
+    (
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        true,
+        &["sa"],
+        false,
+    ),
     ("", "v1", "Event", "events", true, &["ev"], false),
     ("", "v1", "Node", "nodes", false, &["no"], true),
-    ("apps", "v1", "Deployment", "deployments", true, &["deploy"], true),
-    ("apps", "v1", "StatefulSet", "statefulsets", true, &["sts"], true),
+    (
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        true,
+        &["deploy"],
+        true,
+    ),
+    (
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        true,
+        &["sts"],
+        true,
+    ),
     ("apps", "v1", "DaemonSet", "daemonsets", true, &["ds"], true),
-    ("apps", "v1", "ReplicaSet", "replicasets", true, &["rs"], true),
+    (
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        true,
+        &["rs"],
+        true,
+    ),
     ("batch", "v1", "Job", "jobs", true, &[], true),
-    ("coordination.k8s.io", "v1", "Lease", "leases", true, &[], false),
-    ("events.k8s.io", "v1", "Event", "events", true, &["ev"], false),
-    ("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", false, &[], false),
-    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, &["crd", "crds"], true),
-    ("tekton.dev", "v1", "Pipeline", "pipelines", true, &[], false),
+    (
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        true,
+        &[],
+        false,
+    ),
+    (
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        true,
+        &["ev"],
+        false,
+    ),
+    (
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        false,
+        &[],
+        false,
+    ),
+    (
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        false,
+        &["crd", "crds"],
+        true,
+    ),
+    (
+        "tekton.dev",
+        "v1",
+        "Pipeline",
+        "pipelines",
+        true,
+        &[],
+        false,
+    ),
     ("tekton.dev", "v1", "Task", "tasks", true, &[], false),
-    ("tekton.dev", "v1", "PipelineRun", "pipelineruns", true, &["pr", "prs"], true),
-    ("tekton.dev", "v1", "TaskRun", "taskruns", true, &["tr", "trs"], true),
-    ("tekton.dev", "v1beta1", "CustomRun", "customruns", true, &[], true),
+    (
+        "tekton.dev",
+        "v1",
+        "PipelineRun",
+        "pipelineruns",
+        true,
+        &["pr", "prs"],
+        true,
+    ),
+    (
+        "tekton.dev",
+        "v1",
+        "TaskRun",
+        "taskruns",
+        true,
+        &["tr", "trs"],
+        true,
+    ),
+    (
+        "tekton.dev",
+        "v1beta1",
+        "CustomRun",
+        "customruns",
+        true,
+        &[],
+        true,
+    ),
 ];
 
 /// The built-in resource types (core, apps, batch, coordination, Tekton).
 pub fn builtins() -> Vec<ResourceType> {
     BUILTINS
         .iter()
-        .map(|(group, version, kind, plural, namespaced, short, status)| ResourceType {
-            group: group.to_string(),
-            version: version.to_string(),
-            kind: kind.to_string(),
-            plural: plural.to_string(),
-            singular: kind.to_lowercase(),
-            namespaced: *namespaced,
-            short_names: short.iter().map(|s| s.to_string()).collect(),
-            categories: if group.starts_with("tekton") {
-                vec!["tekton".into(), "tekton-pipelines".into()]
-            } else if group.is_empty() || *group == "apps" {
-                vec!["all".into()]
-            } else {
-                vec![]
+        .map(
+            |(group, version, kind, plural, namespaced, short, status)| ResourceType {
+                group: group.to_string(),
+                version: version.to_string(),
+                kind: kind.to_string(),
+                plural: plural.to_string(),
+                singular: kind.to_lowercase(),
+                namespaced: *namespaced,
+                short_names: short.iter().map(|s| s.to_string()).collect(),
+                categories: if group.starts_with("tekton") {
+                    vec!["tekton".into(), "tekton-pipelines".into()]
+                } else if group.is_empty() || *group == "apps" {
+                    vec!["all".into()]
+                } else {
+                    vec![]
+                },
+                status_subresource: *status,
             },
-            status_subresource: *status,
-        })
+        )
         .collect()
 }
