@@ -3,14 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Stdio;
-use std::sync::Arc;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
-use sandbox::kube::{self, Cluster};
+use sandbox::kube;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -23,11 +22,7 @@ struct Env {
 }
 
 async fn emulator() -> Env {
-    let cluster = Arc::new(Cluster::new());
-    kube::load_dir(&cluster, &kube::default_seeds_dir()).unwrap();
-    let server = kube::spawn(cluster, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = kube::spawn_seeded().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("kubeconfig"), server.kubeconfig("admin")).unwrap();
     Env { server, dir }

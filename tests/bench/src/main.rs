@@ -7,7 +7,6 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -151,9 +150,7 @@ async fn main() -> anyhow::Result<()> {
             .context("exe dir")?
             .to_path_buf(),
     };
-    let cluster = Arc::new(sandbox::kube::Cluster::new());
-    sandbox::kube::load_dir(&cluster, &sandbox::kube::default_seeds_dir())?;
-    let kube = sandbox::kube::spawn(cluster, "127.0.0.1:0".parse()?).await?;
+    let kube = sandbox::kube::spawn_seeded().await?;
     let dir = std::env::temp_dir().join(format!("mcp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let kubeconfig = dir.join("kubeconfig");

@@ -197,6 +197,19 @@ pub async fn spawn(cluster: Arc<Cluster>, addr: SocketAddr) -> std::io::Result<K
     })
 }
 
+/// Starts an emulator on a free loopback port, seeded with the shipped seeds (tests, bench).
+pub async fn spawn_seeded() -> Result<KubeServer, SeedError> {
+    let cluster = Arc::new(Cluster::new());
+    load_dir(&cluster, &default_seeds_dir())?;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    spawn(cluster, loopback)
+        .await
+        .map_err(|source| SeedError::Read {
+            path: "127.0.0.1:0 (bind)".into(),
+            source,
+        })
+}
+
 /// A kubeconfig (JSON is valid YAML) naming every identity as a context.
 pub fn kubeconfig(server_url: &str, ca_pem: &str, current: &str) -> String {
     use base64::Engine as _;

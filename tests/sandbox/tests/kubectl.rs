@@ -3,10 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use sandbox::kube::{self, Cluster};
+use sandbox::kube;
 
 struct Env {
     _server: kube::KubeServer,
@@ -14,11 +13,7 @@ struct Env {
 }
 
 async fn start() -> Env {
-    let cluster = Arc::new(Cluster::new());
-    kube::load_dir(&cluster, &kube::default_seeds_dir()).unwrap();
-    let server = kube::spawn(cluster, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = kube::spawn_seeded().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("kubeconfig"), server.kubeconfig("admin")).unwrap();
     Env {
