@@ -119,6 +119,7 @@ struct Request {
     body: Bytes,
 }
 
+/// `/api/v1/...`: the core group.
 async fn core_resource(
     State(s): State<KubeState>,
     Path(rest): Path<String>,
@@ -127,25 +128,16 @@ async fn core_resource(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let segs: Vec<String> = rest
-        .split('/')
-        .filter(|x| !x.is_empty())
-        .map(str::to_string)
-        .collect();
-    let Some((version, tail)) = segs.split_first() else {
-        return ApiError::not_found("path", &rest).into_response();
-    };
     let req = Request {
         method,
         query,
         headers,
         body,
     };
-    handle(&s, "", version, tail, req)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    route(&s, true, &rest, req).await
 }
 
+/// `/apis/{group}/{version}/...`: named groups.
 async fn group_resource(
     State(s): State<KubeState>,
     Path(rest): Path<String>,
@@ -154,21 +146,29 @@ async fn group_resource(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let segs: Vec<String> = rest
-        .split('/')
-        .filter(|x| !x.is_empty())
-        .map(str::to_string)
-        .collect();
-    if segs.len() < 2 {
-        return ApiError::not_found("path", &rest).into_response();
-    }
     let req = Request {
         method,
         query,
         headers,
         body,
     };
-    handle(&s, &segs[0], &segs[1], &segs[2..], req)
+    route(&s, false, &rest, req).await
+}
+
+/// Splits `[group/]version/tail...` (no group segment for the core API) and dispatches.
+async fn route(s: &KubeState, core: bool, path: &str, req: Request) -> Response {
+    let mut segs: Vec<String> = path
+        .split('/')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
+    if core {
+        segs.insert(0, String::new());
+    }
+    if segs.len() < 2 {
+        return ApiError::not_found("path", path).into_response();
+    }
+    handle(s, &segs[0], &segs[1], &segs[2..], req)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
