@@ -8,5 +8,6 @@
 //! [`env`] writes the file of standard variables (`KUBECONFIG`, ...) clients read.
 
 pub mod env;
+pub mod github;
 pub mod kube;
 pub mod tls;
