@@ -1,1 +1,10 @@
-fn main() {}
+//! `mcp-github` binary: parse arguments, serve, map the result to an exit code.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    mcp_runtime::telemetry::init_logging();
+    mcp_github::run(mcp_github::Args::parse()).await?;
+    Ok(())
+}

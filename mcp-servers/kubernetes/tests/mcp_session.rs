@@ -4,12 +4,12 @@
 
 use std::process::Stdio;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use sandbox::kube;
+use sandbox::mcp_client::{call, err, ok};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -42,35 +42,6 @@ impl Env {
         let transport = TokioChildProcess::new(self.command(args)).unwrap();
         ().serve(transport).await.unwrap()
     }
-}
-
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
-    let params = CallToolRequestParams::new(tool.to_string())
-        .with_arguments(args.as_object().unwrap().clone());
-    client.call_tool(params).await.unwrap()
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("")
-}
-
-fn ok(r: &CallToolResult) -> String {
-    assert_ne!(r.is_error, Some(true), "unexpected tool error: {}", text(r));
-    text(r)
-}
-
-fn err(r: &CallToolResult) -> String {
-    assert_eq!(
-        r.is_error,
-        Some(true),
-        "expected a tool error, got: {}",
-        text(r)
-    );
-    text(r)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,10 +16,12 @@
 pub mod args;
 pub mod budget;
 pub mod error;
+pub mod fence;
 pub mod filter;
 pub mod http;
 pub mod metrics;
 pub mod redact;
+pub mod schema;
 pub mod serve;
 pub mod served;
 pub mod telemetry;

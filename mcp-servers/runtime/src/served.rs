@@ -71,6 +71,9 @@ impl<S: ToolServer> Served<S> {
                 router.remove_route(&tool.name);
             }
         }
+        for route in router.map.values_mut() {
+            route.attr.input_schema = Arc::new(crate::schema::compact(&route.attr.input_schema));
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 server,

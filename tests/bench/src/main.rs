@@ -156,12 +156,33 @@ async fn main() -> anyhow::Result<()> {
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, kube.kubeconfig("admin"))?;
 
-    let servers = [(
-        "mcp-kubernetes",
-        vec![("KUBECONFIG".to_string(), kubeconfig.display().to_string())],
-        "resources_list",
-        json!({"kind": "Namespace"}),
-    )];
+    let github = sandbox::github::spawn_seeded().await?;
+    let env = |pairs: &[(&str, String)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    };
+    let servers = [
+        (
+            "mcp-kubernetes",
+            env(&[("KUBECONFIG", kubeconfig.display().to_string())]),
+            "resources_list",
+            json!({"kind": "Namespace"}),
+        ),
+        (
+            "mcp-github",
+            env(&[
+                ("GITHUB_API_URL", github.url()),
+                (
+                    "GITHUB_PERSONAL_ACCESS_TOKEN",
+                    sandbox::github::TOKEN.to_string(),
+                ),
+            ]),
+            "commits_list",
+            json!({"repo": "acme/kong-config", "limit": 5}),
+        ),
+    ];
     println!(
         "| server | init (median) | tools | tools/list bytes | bytes/tool | peak RSS (max) | tool call (median) |"
     );

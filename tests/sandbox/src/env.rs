@@ -4,11 +4,34 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::github::{self, GitHubServer};
 use crate::kube::{self, Cluster, KubeServer};
+
+/// Where `sandbox up` listens and what it loads (defaults: free loopback ports, shipped seeds).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub kube_seeds: Option<PathBuf>,
+    pub kube_addr: SocketAddr,
+    pub github_seeds: Option<PathBuf>,
+    pub github_addr: SocketAddr,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let free = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            kube_seeds: None,
+            kube_addr: free,
+            github_seeds: None,
+            github_addr: free,
+        }
+    }
+}
 
 /// Everything `sandbox up` started.
 pub struct Sandbox {
     pub kube: KubeServer,
+    pub github: GitHubServer,
     /// The directory holding the env file and kubeconfig.
     pub dir: PathBuf,
 }
@@ -18,6 +41,8 @@ pub struct Sandbox {
 pub enum SandboxError {
     #[error(transparent)]
     Seed(#[from] kube::SeedError),
+    #[error(transparent)]
+    GitHubSeed(#[from] github::SeedError),
     #[error("starting an emulator: {0}")]
     Bind(std::io::Error),
     #[error("writing {path}: {source}")]
@@ -28,23 +53,25 @@ pub enum SandboxError {
 }
 
 impl Sandbox {
-    /// Starts every emulator on loopback (port 0: free ports), seeds it from `seeds` (default:
-    /// the shipped seeds), and writes `kubeconfig` and `sandbox.env` into `dir`.
-    pub async fn start(
-        dir: &Path,
-        seeds: Option<&Path>,
-        kube_addr: SocketAddr,
-    ) -> Result<Self, SandboxError> {
+    /// Starts every emulator, seeds them, and writes `kubeconfig` and `sandbox.env` into `dir`.
+    pub async fn start(dir: &Path, opts: &Options) -> Result<Self, SandboxError> {
         let cluster = Arc::new(Cluster::new());
-        let seeds = seeds
-            .map(Path::to_path_buf)
+        let seeds = opts
+            .kube_seeds
+            .clone()
             .unwrap_or_else(kube::default_seeds_dir);
         kube::load_dir(&cluster, &seeds)?;
-        let kube = kube::spawn(cluster, kube_addr)
+        let kube = kube::spawn(cluster, opts.kube_addr)
             .await
             .map_err(SandboxError::Bind)?;
+        let github_seeds = opts
+            .github_seeds
+            .clone()
+            .unwrap_or_else(github::default_seeds_dir);
+        let github = github::spawn_from(&github_seeds, github::now(), opts.github_addr).await?;
         let sandbox = Self {
             kube,
+            github,
             dir: dir.to_path_buf(),
         };
         sandbox.write_files()?;
@@ -72,9 +99,12 @@ impl Sandbox {
         };
         write(self.kubeconfig_path(), self.kube.kubeconfig("admin"))?;
         let env = format!(
-            "# Written by `sandbox up`; source it: `set -a; . {}; set +a`\nKUBECONFIG={}\n",
+            "# Written by `sandbox up`; source it: `set -a; . {}; set +a`\nKUBECONFIG={}\n\
+             GITHUB_API_URL={}\nGITHUB_PERSONAL_ACCESS_TOKEN={}\n",
             self.env_path().display(),
             self.kubeconfig_path().display(),
+            self.github.url(),
+            github::TOKEN,
         );
         write(self.env_path(), env)
     }

@@ -5,9 +5,12 @@
 //! - [`kube`]: a Kubernetes API server (discovery, CRUD, CRDs, watch, patches, logs, the
 //!   ApprovalTask webhook).
 //!
-//! [`env`] writes the file of standard variables (`KUBECONFIG`, ...) clients read.
+//! - [`github`]: GitHub REST over real git objects.
+//!
+//! [`mcp_client`] holds the assertions tests use over a real MCP client session. [`env`] writes the file of standard variables (`KUBECONFIG`, ...) clients read.
 
 pub mod env;
 pub mod github;
 pub mod kube;
+pub mod mcp_client;
 pub mod tls;

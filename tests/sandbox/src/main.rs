@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sandbox::env::Sandbox;
+use sandbox::env::{Options, Sandbox};
 
 #[derive(Parser)]
 #[command(
     name = "sandbox",
     version,
-    about = "Local emulators of Kubernetes (and later GitHub, Konnect, Slack, a model)"
+    about = "Local emulators of the upstreams: Kubernetes, GitHub (Konnect, Slack and a model follow)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,6 +31,12 @@ enum Command {
         /// Address of the Kubernetes API emulator.
         #[arg(long, default_value = "127.0.0.1:0")]
         kube_listen: SocketAddr,
+        /// Directory of GitHub seed repositories (default: the shipped seeds).
+        #[arg(long)]
+        github_seeds: Option<PathBuf>,
+        /// Address of the GitHub API emulator.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        github_listen: SocketAddr,
     },
 }
 
@@ -48,10 +54,19 @@ async fn main() -> anyhow::Result<()> {
             dir,
             kube_seeds,
             kube_listen,
+            github_seeds,
+            github_listen,
         } => {
             let dir = std::path::absolute(&dir).context("resolving --dir")?;
-            let sandbox = Sandbox::start(&dir, kube_seeds.as_deref(), kube_listen).await?;
+            let opts = Options {
+                kube_seeds,
+                kube_addr: kube_listen,
+                github_seeds,
+                github_addr: github_listen,
+            };
+            let sandbox = Sandbox::start(&dir, &opts).await?;
             println!("kubernetes API emulator: {}", sandbox.kube.url());
+            println!("github API emulator: {}", sandbox.github.url());
             println!("env file: {}", sandbox.env_path().display());
             println!(
                 "try: KUBECONFIG={} kubectl get approvaltasks -A",

@@ -79,7 +79,7 @@ async fn octocrab_models_deserialize_every_read_endpoint() {
         .unwrap();
     assert_eq!(pulls.items.len(), 3);
     let pr = octo.pulls("acme", "kong-config").get(12).await.unwrap();
-    assert_eq!(pr.merged_at.is_some(), true);
+    assert!(pr.merged_at.is_some());
     assert_eq!(pr.merge_commit_sha.as_deref(), Some(bad.sha.as_str()));
     let pr_files = octo
         .pulls("acme", "kong-config")
