@@ -6,11 +6,13 @@
 //!   ApprovalTask webhook).
 //!
 //! - [`github`]: GitHub REST over real git objects.
+//! - [`konnect`]: Kong Konnect analytics and control-plane config over a traffic scenario.
 //!
 //! [`mcp_client`] holds the assertions tests use over a real MCP client session. [`env`] writes the file of standard variables (`KUBECONFIG`, ...) clients read.
 
 pub mod env;
 pub mod github;
+pub mod konnect;
 pub mod kube;
 pub mod mcp_client;
 pub mod tls;
