@@ -157,6 +157,7 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&kubeconfig, kube.kubeconfig("admin"))?;
 
     let github = sandbox::github::spawn_seeded().await?;
+    let konnect = sandbox::konnect::spawn_seeded().await?;
     let env = |pairs: &[(&str, String)]| -> Vec<(String, String)> {
         pairs
             .iter()
@@ -181,6 +182,15 @@ async fn main() -> anyhow::Result<()> {
             ]),
             "commits_list",
             json!({"repo": "acme/kong-config", "limit": 5}),
+        ),
+        (
+            "mcp-konnect",
+            env(&[
+                ("KONNECT_API_URL", konnect.url()),
+                ("KONNECT_ACCESS_TOKEN", sandbox::konnect::TOKEN.to_string()),
+            ]),
+            "entities_list",
+            json!({"control_plane": "shop-prod", "kind": "services"}),
         ),
     ];
     println!(

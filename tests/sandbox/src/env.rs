@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::github::{self, GitHubServer};
+use crate::konnect::{self, KonnectServer};
 use crate::kube::{self, Cluster, KubeServer};
 
 /// Where `sandbox up` listens and what it loads (defaults: free loopback ports, shipped seeds).
@@ -14,6 +15,8 @@ pub struct Options {
     pub kube_addr: SocketAddr,
     pub github_seeds: Option<PathBuf>,
     pub github_addr: SocketAddr,
+    pub konnect_scenario: Option<PathBuf>,
+    pub konnect_addr: SocketAddr,
 }
 
 impl Default for Options {
@@ -24,6 +27,8 @@ impl Default for Options {
             kube_addr: free,
             github_seeds: None,
             github_addr: free,
+            konnect_scenario: None,
+            konnect_addr: free,
         }
     }
 }
@@ -32,6 +37,7 @@ impl Default for Options {
 pub struct Sandbox {
     pub kube: KubeServer,
     pub github: GitHubServer,
+    pub konnect: KonnectServer,
     /// The directory holding the env file and kubeconfig.
     pub dir: PathBuf,
 }
@@ -43,6 +49,8 @@ pub enum SandboxError {
     Seed(#[from] kube::SeedError),
     #[error(transparent)]
     GitHubSeed(#[from] github::SeedError),
+    #[error(transparent)]
+    Konnect(#[from] konnect::StartError),
     #[error("starting an emulator: {0}")]
     Bind(std::io::Error),
     #[error("writing {path}: {source}")]
@@ -69,9 +77,15 @@ impl Sandbox {
             .clone()
             .unwrap_or_else(github::default_seeds_dir);
         let github = github::spawn_from(&github_seeds, github::now(), opts.github_addr).await?;
+        let scenario = opts
+            .konnect_scenario
+            .clone()
+            .unwrap_or_else(konnect::default_scenario);
+        let konnect = konnect::spawn_from(&scenario, opts.konnect_addr).await?;
         let sandbox = Self {
             kube,
             github,
+            konnect,
             dir: dir.to_path_buf(),
         };
         sandbox.write_files()?;
@@ -100,11 +114,14 @@ impl Sandbox {
         write(self.kubeconfig_path(), self.kube.kubeconfig("admin"))?;
         let env = format!(
             "# Written by `sandbox up`; source it: `set -a; . {}; set +a`\nKUBECONFIG={}\n\
-             GITHUB_API_URL={}\nGITHUB_PERSONAL_ACCESS_TOKEN={}\n",
+             GITHUB_API_URL={}\nGITHUB_PERSONAL_ACCESS_TOKEN={}\n\
+             KONNECT_API_URL={}\nKONNECT_ACCESS_TOKEN={}\n",
             self.env_path().display(),
             self.kubeconfig_path().display(),
             self.github.url(),
             github::TOKEN,
+            self.konnect.url(),
+            konnect::TOKEN,
         );
         write(self.env_path(), env)
     }

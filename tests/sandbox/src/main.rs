@@ -11,7 +11,7 @@ use sandbox::env::{Options, Sandbox};
 #[command(
     name = "sandbox",
     version,
-    about = "Local emulators of the upstreams: Kubernetes, GitHub (Konnect, Slack and a model follow)"
+    about = "Local emulators of the upstreams: Kubernetes, GitHub, Konnect (Slack and a model follow)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -37,6 +37,12 @@ enum Command {
         /// Address of the GitHub API emulator.
         #[arg(long, default_value = "127.0.0.1:0")]
         github_listen: SocketAddr,
+        /// Konnect scenario file (default: the shipped one).
+        #[arg(long)]
+        konnect_scenario: Option<PathBuf>,
+        /// Address of the Konnect API emulator.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        konnect_listen: SocketAddr,
     },
 }
 
@@ -56,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
             kube_listen,
             github_seeds,
             github_listen,
+            konnect_scenario,
+            konnect_listen,
         } => {
             let dir = std::path::absolute(&dir).context("resolving --dir")?;
             let opts = Options {
@@ -63,10 +71,13 @@ async fn main() -> anyhow::Result<()> {
                 kube_addr: kube_listen,
                 github_seeds,
                 github_addr: github_listen,
+                konnect_scenario,
+                konnect_addr: konnect_listen,
             };
             let sandbox = Sandbox::start(&dir, &opts).await?;
             println!("kubernetes API emulator: {}", sandbox.kube.url());
             println!("github API emulator: {}", sandbox.github.url());
+            println!("konnect API emulator: {}", sandbox.konnect.url());
             println!("env file: {}", sandbox.env_path().display());
             println!(
                 "try: KUBECONFIG={} kubectl get approvaltasks -A",

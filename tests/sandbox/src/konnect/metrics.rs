@@ -432,15 +432,14 @@ pub fn query(s: &Scenario, q: &Value, now: i64, query_id: &str) -> Result<Value,
     }
     // `limit` caps the distinct values of the first dimension, keeping the busiest.
     let mut truncated = false;
-    if let Some(first) = dims.first().filter(|d| *d != "time") {
-        let _ = first;
+    if dims.first().is_some_and(|d| d != "time") {
         let mut totals: BTreeMap<String, u64> = BTreeMap::new();
         for ((_, key), acc) in &groups {
             *totals.entry(key[0].clone()).or_default() += acc.count;
         }
         if totals.len() > limit {
             let mut ranked: Vec<(String, u64)> = totals.into_iter().collect();
-            ranked.sort_by(|a, b| b.1.cmp(&a.1));
+            ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
             let keep: std::collections::BTreeSet<String> =
                 ranked.into_iter().take(limit).map(|(k, _)| k).collect();
             groups.retain(|(_, key), _| keep.contains(&key[0]));

@@ -57,7 +57,14 @@ fn window(q: &Value, now: i64) -> Result<(i64, i64), Vec<Invalid>> {
 
 fn matches(record: &Value, f: &Value) -> bool {
     let field = f["field"].as_str().unwrap_or("");
-    let v = &record[field];
+    // Status filters apply to `response_http_status`, the field records carry.
+    let status = record["response_http_status"].as_str().unwrap_or("");
+    let derived = match field {
+        "status_code" => Some(json!(status)),
+        "status_code_grouped" => Some(json!(format!("{}XX", &status[..1.min(status.len())]))),
+        _ => None,
+    };
+    let v = derived.as_ref().unwrap_or(&record[field]);
     let as_text = |x: &Value| {
         x.as_str()
             .map(str::to_string)

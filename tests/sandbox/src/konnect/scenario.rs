@@ -183,13 +183,15 @@ pub struct Minute {
     pub by_status: Vec<(u16, u64, u32)>,
 }
 
+/// (route index, from, until, status, ratio, latency) of an event, times resolved.
+type ResolvedEvent = (usize, i64, Option<i64>, u16, f64, Option<u32>);
+
 /// A loaded scenario: the file plus resolved times and routes.
 #[derive(Debug)]
 pub struct Scenario {
     pub file: ScenarioFile,
     pub routes: Vec<RouteRef>,
-    /// (route index, from, until, status, ratio, latency)
-    events: Vec<(usize, i64, Option<i64>, u16, f64, Option<u32>)>,
+    events: Vec<ResolvedEvent>,
     /// route index → traffic
     traffic: Vec<Option<Traffic>>,
 }
