@@ -158,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
 
     let github = sandbox::github::spawn_seeded().await?;
     let konnect = sandbox::konnect::spawn_seeded().await?;
+    let slack = sandbox::slack::spawn_seeded().await?;
     let env = |pairs: &[(&str, String)]| -> Vec<(String, String)> {
         pairs
             .iter()
@@ -191,6 +192,15 @@ async fn main() -> anyhow::Result<()> {
             ]),
             "entities_list",
             json!({"control_plane": "shop-prod", "kind": "services"}),
+        ),
+        (
+            "mcp-slack",
+            env(&[
+                ("SLACK_API_URL", slack.url()),
+                ("SLACK_BOT_TOKEN", sandbox::slack::BOT_TOKEN.to_string()),
+            ]),
+            "channel_history",
+            json!({"channel": "C0ALERTS", "limit": 5}),
         ),
     ];
     println!(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::github::{self, GitHubServer};
 use crate::konnect::{self, KonnectServer};
 use crate::kube::{self, Cluster, KubeServer};
+use crate::slack::{self, SlackServer};
 
 /// Where `sandbox up` listens and what it loads (defaults: free loopback ports, shipped seeds).
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct Options {
     pub github_addr: SocketAddr,
     pub konnect_scenario: Option<PathBuf>,
     pub konnect_addr: SocketAddr,
+    pub slack_workspace: Option<PathBuf>,
+    pub slack_addr: SocketAddr,
 }
 
 impl Default for Options {
@@ -29,6 +32,8 @@ impl Default for Options {
             github_addr: free,
             konnect_scenario: None,
             konnect_addr: free,
+            slack_workspace: None,
+            slack_addr: free,
         }
     }
 }
@@ -38,6 +43,7 @@ pub struct Sandbox {
     pub kube: KubeServer,
     pub github: GitHubServer,
     pub konnect: KonnectServer,
+    pub slack: SlackServer,
     /// The directory holding the env file and kubeconfig.
     pub dir: PathBuf,
 }
@@ -51,6 +57,8 @@ pub enum SandboxError {
     GitHubSeed(#[from] github::SeedError),
     #[error(transparent)]
     Konnect(#[from] konnect::StartError),
+    #[error(transparent)]
+    Slack(#[from] slack::StartError),
     #[error("starting an emulator: {0}")]
     Bind(std::io::Error),
     #[error("writing {path}: {source}")]
@@ -82,10 +90,16 @@ impl Sandbox {
             .clone()
             .unwrap_or_else(konnect::default_scenario);
         let konnect = konnect::spawn_from(&scenario, opts.konnect_addr).await?;
+        let workspace = opts
+            .slack_workspace
+            .clone()
+            .unwrap_or_else(slack::default_workspace);
+        let slack = slack::spawn_from(&workspace, opts.slack_addr).await?;
         let sandbox = Self {
             kube,
             github,
             konnect,
+            slack,
             dir: dir.to_path_buf(),
         };
         sandbox.write_files()?;
@@ -115,13 +129,16 @@ impl Sandbox {
         let env = format!(
             "# Written by `sandbox up`; source it: `set -a; . {}; set +a`\nKUBECONFIG={}\n\
              GITHUB_API_URL={}\nGITHUB_PERSONAL_ACCESS_TOKEN={}\n\
-             KONNECT_API_URL={}\nKONNECT_ACCESS_TOKEN={}\n",
+             KONNECT_API_URL={}\nKONNECT_ACCESS_TOKEN={}\n\
+             SLACK_API_URL={}\nSLACK_BOT_TOKEN={}\nSLACK_TEAM_ID=T0SANDBOX\n",
             self.env_path().display(),
             self.kubeconfig_path().display(),
             self.github.url(),
             github::TOKEN,
             self.konnect.url(),
             konnect::TOKEN,
+            self.slack.url(),
+            slack::BOT_TOKEN,
         );
         write(self.env_path(), env)
     }

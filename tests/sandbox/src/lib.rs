@@ -6,6 +6,7 @@
 //!   ApprovalTask webhook).
 //!
 //! - [`github`]: GitHub REST over real git objects.
+//! - [`slack`]: the Slack Web API methods with `ok`/`error` semantics and token scopes.
 //! - [`konnect`]: Kong Konnect analytics and control-plane config over a traffic scenario.
 //!
 //! [`mcp_client`] holds the assertions tests use over a real MCP client session. [`env`] writes the file of standard variables (`KUBECONFIG`, ...) clients read.
@@ -15,4 +16,5 @@ pub mod github;
 pub mod konnect;
 pub mod kube;
 pub mod mcp_client;
+pub mod slack;
 pub mod tls;

@@ -11,7 +11,7 @@ use sandbox::env::{Options, Sandbox};
 #[command(
     name = "sandbox",
     version,
-    about = "Local emulators of the upstreams: Kubernetes, GitHub, Konnect (Slack and a model follow)"
+    about = "Local emulators of the upstreams: Kubernetes, GitHub, Konnect, Slack (a model follows)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -43,6 +43,12 @@ enum Command {
         /// Address of the Konnect API emulator.
         #[arg(long, default_value = "127.0.0.1:0")]
         konnect_listen: SocketAddr,
+        /// Slack workspace file (default: the shipped one).
+        #[arg(long)]
+        slack_workspace: Option<PathBuf>,
+        /// Address of the Slack API emulator.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        slack_listen: SocketAddr,
     },
 }
 
@@ -64,6 +70,8 @@ async fn main() -> anyhow::Result<()> {
             github_listen,
             konnect_scenario,
             konnect_listen,
+            slack_workspace,
+            slack_listen,
         } => {
             let dir = std::path::absolute(&dir).context("resolving --dir")?;
             let opts = Options {
@@ -73,11 +81,14 @@ async fn main() -> anyhow::Result<()> {
                 github_addr: github_listen,
                 konnect_scenario,
                 konnect_addr: konnect_listen,
+                slack_workspace,
+                slack_addr: slack_listen,
             };
             let sandbox = Sandbox::start(&dir, &opts).await?;
             println!("kubernetes API emulator: {}", sandbox.kube.url());
             println!("github API emulator: {}", sandbox.github.url());
             println!("konnect API emulator: {}", sandbox.konnect.url());
+            println!("slack API emulator: {}", sandbox.slack.url());
             println!("env file: {}", sandbox.env_path().display());
             println!(
                 "try: KUBECONFIG={} kubectl get approvaltasks -A",
