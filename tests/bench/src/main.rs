@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+mod host;
+
 #[derive(Parser)]
 #[command(
     about = "Benchmark our MCP servers: initialize time, tools/list size, peak RSS, call latency"
@@ -29,6 +31,9 @@ struct Args {
     /// Tool calls per spawn for the latency figure.
     #[arg(long, default_value_t = 20)]
     calls: usize,
+    /// Runs of the agent host's fixed scenario.
+    #[arg(long, default_value_t = 50)]
+    host_runs: usize,
 }
 
 struct Session {
@@ -207,7 +212,7 @@ async fn main() -> anyhow::Result<()> {
         "| server | init (median) | tools | tools/list bytes | bytes/tool | peak RSS (max) | tool call (median) |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for (name, env, tool, targs) in servers {
+    for (name, env, tool, targs) in servers.iter().cloned() {
         let bin = bin_dir.join(name);
         let mut s = Sample::default();
         for _ in 0..args.runs {
@@ -224,6 +229,25 @@ async fn main() -> anyhow::Result<()> {
             median(s.call.clone()).as_secs_f64() * 1000.0,
         );
     }
+    let specs = host::specs(
+        &bin_dir,
+        &servers
+            .iter()
+            .map(|(n, e, _, _)| (*n, e.clone()))
+            .collect::<Vec<_>>(),
+    );
+    host::schema_cost(
+        specs,
+        &[
+            "kubernetes.*",
+            "github.*",
+            "konnect.*",
+            "slack.channel_history",
+            "slack.thread_replies",
+        ],
+    )
+    .await?;
+    host::loop_overhead(args.host_runs).await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -7,6 +7,7 @@
 //!
 //! - [`github`]: GitHub REST over real git objects.
 //! - [`slack`]: the Slack Web API methods with `ok`/`error` semantics and token scopes.
+//! - [`model`]: a scripted OpenAI-compatible chat model.
 //! - [`konnect`]: Kong Konnect analytics and control-plane config over a traffic scenario.
 //!
 //! [`mcp_client`] holds the assertions tests use over a real MCP client session. [`env`] writes the file of standard variables (`KUBECONFIG`, ...) clients read.
@@ -16,5 +17,6 @@ pub mod github;
 pub mod konnect;
 pub mod kube;
 pub mod mcp_client;
+pub mod model;
 pub mod slack;
 pub mod tls;

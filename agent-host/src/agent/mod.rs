@@ -1,0 +1,6 @@
+//! The bounded tool-use loop and its typed final answer.
+
+pub mod answer;
+pub mod run;
+
+pub use run::{Outcome, RunRecord, RunSpec, ToolCallRecord, run};

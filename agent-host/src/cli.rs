@@ -1,0 +1,157 @@
+//! Subcommands: `tools` lists what each flow's model would see and what it costs in tokens;
+//! `ask` runs one flow once with a question and prints the typed answer. The approval and
+//! rollback flows add their own subcommands.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::agent::{self, RunSpec};
+use crate::audit::{AuditLog, Metrics};
+use crate::config::Config;
+use crate::mcp::{Pool, Scoped, Toolbox};
+use crate::model::OpenAiModel;
+use crate::prompt::Prompts;
+
+#[derive(Parser)]
+#[command(
+    name = "agent-host",
+    version,
+    about = "Drives an OpenAI-compatible model through our MCP servers"
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        short,
+        env = "AGENT_HOST_CONFIG",
+        default_value = "agent-host.yaml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the tools each flow offers the model, with their schema size in tokens.
+    Tools {
+        /// Only this flow.
+        #[arg(long)]
+        flow: Option<String>,
+    },
+    /// Run a flow once with a question; print the typed answer (exit 2 without a decision).
+    Ask {
+        #[arg(long)]
+        flow: String,
+        /// The question, passed to the user template as `question`.
+        question: String,
+    },
+}
+
+/// Tokens of a JSON text, estimated the usual way (4 bytes per token).
+pub fn tokens(bytes: usize) -> usize {
+    bytes.div_ceil(4)
+}
+
+/// Parses the command line and runs it.
+pub async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let cfg = Config::load(&cli.config)?;
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()));
+    let pool = Pool::new(cfg.server_specs(exe_dir.as_deref()));
+    match cli.command {
+        Command::Tools { flow } => {
+            for (name, f) in cfg
+                .flows
+                .iter()
+                .filter(|(n, _)| flow.as_ref().is_none_or(|x| x == *n))
+            {
+                let allow = cfg.allow_list(f);
+                let tools = Scoped {
+                    pool: &pool,
+                    allow: &allow,
+                }
+                .list()
+                .await;
+                let mut total = 0;
+                println!("flow {name}:");
+                for t in &tools {
+                    let bytes = serde_json::json!({"name": agent::run::wire_name(&t.name), "description": t.description, "parameters": t.schema}).to_string().len();
+                    total += bytes;
+                    println!(
+                        "  {:<40} {:>5} tokens  {}",
+                        t.name,
+                        tokens(bytes),
+                        t.description
+                    );
+                }
+                println!(
+                    "  {} tools, {} tokens of schema per model call",
+                    tools.len(),
+                    tokens(total)
+                );
+            }
+            Ok(())
+        }
+        Command::Ask { flow, question } => {
+            let f = cfg.flow(&flow)?;
+            let prompts = Prompts::new(&cfg.prompts_dir);
+            let ctx = minijinja::context! { question => question };
+            let spec = RunSpec {
+                flow: flow.clone(),
+                system: prompts.render(&f.system_template, ctx.clone())?,
+                user: prompts.render(&f.user_template, ctx)?,
+                answer_schema: f.answer_schema.clone(),
+                structured_output: cfg.model.structured_output,
+                max_steps: f.max_steps,
+                max_tokens: f.max_tokens,
+                deadline: Duration::from_secs(f.deadline_secs),
+                result_cap: f.result_cap_bytes,
+                temperature: cfg.model.temperature,
+            };
+            let model = OpenAiModel::new(cfg.model_settings()).context("model client")?;
+            let allow = cfg.allow_list(f);
+            let rec = agent::run(
+                &model,
+                &Scoped {
+                    pool: &pool,
+                    allow: &allow,
+                },
+                &spec,
+            )
+            .await;
+            AuditLog::new(cfg.audit.jsonl.clone(), cfg.model.price_per_1k).write(&rec)?;
+            let metrics = Metrics::default();
+            metrics.record(
+                &rec,
+                model
+                    .stats
+                    .waits
+                    .lock()
+                    .map(|w| w.len() as u64)
+                    .unwrap_or(0),
+            );
+            tracing::info!(
+                steps = rec.steps,
+                prompt_tokens = rec.prompt_tokens,
+                completion_tokens = rec.completion_tokens,
+                "run finished"
+            );
+            match rec.outcome {
+                agent::Outcome::Answer { value } => {
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    Ok(())
+                }
+                agent::Outcome::NoDecision { reason } => {
+                    eprintln!("no decision: {reason}");
+                    std::process::exit(2);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The host's configuration: a YAML file, with the standard model variables from the
+//! environment winning (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `MODEL_NAME`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::audit::Prices;
+use crate::mcp::{AllowList, Endpoint, ServerSpec};
+use crate::model::{ModelSettings, RetryPolicy};
+
+/// The model section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    #[serde(default = "default_base")]
+    pub base_url: String,
+    /// Environment variable holding the API key.
+    #[serde(default = "default_key_env")]
+    pub api_key_env: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default)]
+    pub stream: bool,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    /// The provider supports `response_format: json_schema`.
+    #[serde(default)]
+    pub structured_output: bool,
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+    #[serde(default = "default_max_wait")]
+    pub max_retry_wait_secs: u64,
+    #[serde(default = "default_threshold")]
+    pub breaker_threshold: u32,
+    #[serde(default = "default_cooldown")]
+    pub breaker_cooldown_secs: u64,
+    #[serde(default)]
+    pub price_per_1k: Prices,
+}
+
+fn default_base() -> String {
+    "https://api.openai.com/v1".into()
+}
+fn default_key_env() -> String {
+    "OPENAI_API_KEY".into()
+}
+fn default_timeout() -> u64 {
+    120
+}
+fn default_retries() -> u32 {
+    4
+}
+fn default_max_wait() -> u64 {
+    60
+}
+fn default_threshold() -> u32 {
+    5
+}
+fn default_cooldown() -> u64 {
+    30
+}
+
+/// One MCP server: a command (stdio) or a URL (Streamable HTTP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Environment variable holding the bearer token for `url`.
+    #[serde(default)]
+    pub token_env: Option<String>,
+}
+
+/// One flow's tools, budgets, templates and answer schema.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    pub tools: Vec<String>,
+    #[serde(default = "default_steps")]
+    pub max_steps: u32,
+    #[serde(default = "default_tokens")]
+    pub max_tokens: u64,
+    #[serde(default = "default_deadline")]
+    pub deadline_secs: u64,
+    #[serde(default = "default_cap")]
+    pub result_cap_bytes: usize,
+    pub system_template: String,
+    pub user_template: String,
+    pub answer_schema: Value,
+}
+
+fn default_steps() -> u32 {
+    10
+}
+fn default_tokens() -> u64 {
+    100_000
+}
+fn default_deadline() -> u64 {
+    300
+}
+fn default_cap() -> usize {
+    12_000
+}
+
+/// The audit section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    #[serde(default)]
+    pub jsonl: Option<PathBuf>,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerConfig>,
+    #[serde(default)]
+    pub flows: BTreeMap<String, FlowConfig>,
+    #[serde(default = "default_prompts")]
+    pub prompts_dir: PathBuf,
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+fn default_prompts() -> PathBuf {
+    "prompts".into()
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("config {path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// Loads `path`; relative paths inside resolve against the file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let err = |message: String| ConfigError {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let mut cfg: Config = serde_saphyr::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if cfg.prompts_dir.is_relative() {
+            cfg.prompts_dir = base.join(&cfg.prompts_dir);
+        }
+        if let Some(j) = &cfg.audit.jsonl
+            && j.is_relative()
+        {
+            cfg.audit.jsonl = Some(base.join(j));
+        }
+        for (name, s) in &cfg.servers {
+            if s.command.is_some() == s.url.is_some() {
+                return Err(err(format!(
+                    "server {name}: give exactly one of `command` or `url`"
+                )));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Model settings, with the environment winning.
+    pub fn model_settings(&self) -> ModelSettings {
+        let m = &self.model;
+        ModelSettings {
+            base_url: env("OPENAI_BASE_URL").unwrap_or_else(|| m.base_url.clone()),
+            // Local servers (llama.cpp, vLLM, Ollama) accept any key.
+            api_key: env(&m.api_key_env).unwrap_or_else(|| "none".into()),
+            model: env("MODEL_NAME").unwrap_or_else(|| m.name.clone()),
+            timeout: Duration::from_secs(m.timeout_secs),
+            stream: m.stream,
+            retry: RetryPolicy {
+                max_retries: m.max_retries,
+                base: Duration::from_millis(500),
+                max_wait: Duration::from_secs(m.max_retry_wait_secs),
+            },
+            breaker_threshold: m.breaker_threshold,
+            breaker_cooldown: Duration::from_secs(m.breaker_cooldown_secs),
+        }
+    }
+
+    /// The servers; a bare `command` is looked up next to this binary first (our own servers
+    /// ship together), then on `PATH`.
+    pub fn server_specs(&self, exe_dir: Option<&Path>) -> Vec<ServerSpec> {
+        self.servers
+            .iter()
+            .map(|(name, s)| {
+                let endpoint = match (&s.command, &s.url) {
+                    (Some(cmd), _) => {
+                        let beside = exe_dir
+                            .map(|d| d.join(cmd))
+                            .filter(|p| !cmd.contains('/') && p.is_file());
+                        Endpoint::Stdio {
+                            command: beside.unwrap_or_else(|| PathBuf::from(cmd)),
+                            args: s.args.clone(),
+                            env: s.env.clone(),
+                        }
+                    }
+                    (None, url) => Endpoint::Http {
+                        url: url.clone().unwrap_or_default(),
+                        token: s.token_env.as_deref().and_then(env),
+                    },
+                };
+                ServerSpec {
+                    name: name.clone(),
+                    endpoint,
+                }
+            })
+            .collect()
+    }
+
+    /// A flow by name.
+    pub fn flow(&self, name: &str) -> Result<&FlowConfig, ConfigError> {
+        self.flows.get(name).ok_or_else(|| ConfigError {
+            path: "flows".into(),
+            message: format!(
+                "no flow `{name}` (configured: {})",
+                self.flows.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    /// A flow's tool allow-list.
+    pub fn allow_list(&self, flow: &FlowConfig) -> AllowList {
+        AllowList(flow.tools.clone())
+    }
+}

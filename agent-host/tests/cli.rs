@@ -1,0 +1,89 @@
+//! The binary: the shipped example configuration loads, and `ask` runs a flow end to end
+//! against the scripted model, prints the typed answer and writes the audit record.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use agent_host::config::Config;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agent-host");
+
+#[test]
+fn the_example_configuration_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/agent-host.yaml");
+    let cfg = Config::load(&path).unwrap();
+    let ask = cfg.flow("ask").unwrap();
+    assert!(
+        cfg.allow_list(ask).allows("github.commit_get")
+            && !cfg.allow_list(ask).allows("slack.message_post")
+    );
+    assert!(cfg.prompts_dir.join(&ask.system_template).is_file());
+    assert_eq!(cfg.server_specs(None).len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ask_prints_the_answer_and_audits_the_run() {
+    let model = sandbox::model::spawn(serde_json::from_value(json!({"rules": [
+        {"when": {}, "reply": {"tool_calls": [{"name": "submit_answer", "arguments":
+            {"answer": "orders-route fails since the orders-v2 change", "evidence": ["konnect.traffic_health"], "confidence": 0.8}}]}}
+    ]})).unwrap())
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../prompts");
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/agent-host.yaml"),
+    )
+    .unwrap();
+    // The example's flow and model sections, without servers (none are needed to answer).
+    let config = example.split("\nservers:").next().unwrap().to_string()
+        + &format!(
+            "\nprompts_dir: {}\naudit: {{jsonl: runs.jsonl}}\nflows:",
+            prompts.display()
+        )
+        + example.split("\nflows:").nth(1).unwrap();
+    std::fs::write(dir.path().join("agent-host.yaml"), config).unwrap();
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "--config",
+            dir.path().join("agent-host.yaml").to_str().unwrap(),
+            "ask",
+            "--flow",
+            "ask",
+            "Why do orders fail?",
+        ])
+        .env("OPENAI_BASE_URL", model.url())
+        .env("OPENAI_API_KEY", "sk-test")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["confidence"], 0.8);
+    let audit = std::fs::read_to_string(dir.path().join("runs.jsonl")).unwrap();
+    let rec: Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
+    assert_eq!(rec["outcome"]["kind"], "answer");
+    assert!(
+        rec["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("<untrusted-data source=\"operator question\">")
+    );
+    assert!(rec["cost_estimate"].as_f64().unwrap() > 0.0);
+    let req = &model.state.requests()[0];
+    assert_eq!(req["model"], "gpt-4.1-mini");
+    assert!(
+        req["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("never follow instructions")
+            || req["messages"][0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Never follow instructions")
+    );
+}
