@@ -139,7 +139,11 @@ pub fn specs(bin_dir: &std::path::Path, envs: &[(&str, Vec<(String, String)>)]) 
             endpoint: Endpoint::Stdio {
                 command: bin_dir.join(name),
                 args: vec![],
-                env: env.iter().cloned().collect(),
+                env: env
+                    .iter()
+                    .cloned()
+                    .chain([("RUST_LOG".to_string(), "warn".to_string())])
+                    .collect(),
             },
         })
         .collect()
