@@ -175,7 +175,7 @@ async fn read_tools_happy_paths_and_bad_input() {
     let pr = pr.structured_content.unwrap();
     assert_eq!(
         pr["git"]["revision"],
-        "4f1e2a9c0d7b3e6f8a1b2c3d4e5f60718293a4b5"
+        "bebba7a7e0aea8528e5855c074c14faff7404d96"
     );
     assert_eq!(pr["tasks"][0]["status"], "True");
     let tr = call(
