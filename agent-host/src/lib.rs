@@ -10,6 +10,7 @@
 //! - [`config`], [`cli`]: the YAML file and the subcommands.
 
 pub mod agent;
+pub mod approval;
 pub mod audit;
 pub mod cli;
 pub mod config;

@@ -1,0 +1,396 @@
+//! Deterministic approval policy: rules evaluated by code before the model (a hard reject costs
+//! no model call) and after it (a model approve counts only if every rule passes). Pure: facts
+//! in, findings out. Missing facts fail closed: a rule that cannot be checked is violated.
+
+use serde::Deserialize;
+
+use super::glob;
+
+/// What a violated rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The task is rejected, whatever the model says.
+    Reject,
+    /// The AI may not approve; a human must decide (the AI abstains).
+    RequireHuman,
+}
+
+/// What a rule checks.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "check", rename_all = "kebab-case")]
+pub enum Check {
+    /// Every image is pinned by digest.
+    ImageDigest,
+    /// No image uses one of these tags (e.g. `latest`).
+    ImageTag { deny: Vec<String> },
+    /// No changed path matches these globs.
+    Paths { deny: Vec<String> },
+    /// At most this many changed lines and files.
+    DiffSize {
+        #[serde(default)]
+        max_lines: Option<u64>,
+        #[serde(default)]
+        max_files: Option<u64>,
+    },
+    /// These checks (empty: every check reported) concluded `success`.
+    ChecksGreen {
+        #[serde(default)]
+        required: Vec<String>,
+    },
+    /// No open security alert at or above this severity (low, medium, high, critical).
+    SecurityAlerts { max_severity: String },
+    /// Now is inside the window (UTC): weekdays 1 = Monday .. 7, hours [start, end).
+    ChangeWindow {
+        days: Vec<u8>,
+        start_hour: u8,
+        end_hour: u8,
+    },
+    /// The task's namespace and pipeline are in scope (empty list: any).
+    Scope {
+        #[serde(default)]
+        namespaces: Vec<String>,
+        #[serde(default)]
+        pipelines: Vec<String>,
+    },
+    /// Every commit author is on the list.
+    Authors { allow: Vec<String> },
+}
+
+/// One rule. (serde cannot deny unknown fields through `flatten`, so the check's fields are
+/// not checked for typos; required fields still are.)
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Rule {
+    pub id: String,
+    pub description: String,
+    pub action: Action,
+    #[serde(flatten)]
+    pub check: Check,
+}
+
+/// The policy file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub rules: Vec<Rule>,
+}
+
+/// An image a pipeline deploys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub reference: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// What the evidence established; `None` means unknown (and fails the rules that need it).
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub namespace: String,
+    pub pipeline: String,
+    pub images: Vec<Image>,
+    pub changed_paths: Option<Vec<String>>,
+    pub lines_changed: Option<u64>,
+    /// (check name, conclusion)
+    pub checks: Option<Vec<(String, String)>>,
+    /// severities of open alerts
+    pub open_alerts: Option<Vec<String>>,
+    pub authors: Option<Vec<String>>,
+    /// Epoch seconds.
+    pub now: i64,
+}
+
+/// A violated rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: String,
+    pub action: Action,
+    pub detail: String,
+}
+
+/// The gate's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    Pass,
+    RequireHuman(Vec<Finding>),
+    Reject(Vec<Finding>),
+}
+
+fn rank(severity: &str) -> u8 {
+    match severity.to_ascii_lowercase().as_str() {
+        "low" | "note" => 1,
+        "medium" | "moderate" | "warning" => 2,
+        "high" | "error" => 3,
+        "critical" => 4,
+        _ => 3,
+    }
+}
+
+/// Why `check` fails for `facts`, or `None` when it passes.
+fn violation(check: &Check, f: &Facts) -> Option<String> {
+    match check {
+        Check::ImageDigest => {
+            let loose: Vec<&str> = f
+                .images
+                .iter()
+                .filter(|i| i.digest.is_none())
+                .map(|i| i.reference.as_str())
+                .collect();
+            if f.images.is_empty() {
+                return Some("no deployed images were found, so pinning cannot be checked".into());
+            }
+            (!loose.is_empty()).then(|| format!("not pinned by digest: {}", loose.join(", ")))
+        }
+        Check::ImageTag { deny } => {
+            // An image with neither tag nor digest resolves to `latest`, as Docker does.
+            let tag_of = |i: &Image| match (&i.tag, &i.digest) {
+                (Some(t), _) => Some(t.clone()),
+                (None, None) => Some("latest".to_string()),
+                (None, Some(_)) => None,
+            };
+            let bad: Vec<&str> = f
+                .images
+                .iter()
+                .filter(|i| tag_of(i).is_some_and(|t| deny.contains(&t)))
+                .map(|i| i.reference.as_str())
+                .collect();
+            (!bad.is_empty())
+                .then(|| format!("denied tag ({}): {}", deny.join(", "), bad.join(", ")))
+        }
+        Check::Paths { deny } => match &f.changed_paths {
+            None => Some("the changed files are unknown".into()),
+            Some(paths) => {
+                let hits: Vec<&str> = paths
+                    .iter()
+                    .filter(|p| deny.iter().any(|g| glob::matches(g, p)))
+                    .map(String::as_str)
+                    .collect();
+                (!hits.is_empty()).then(|| format!("changes protected paths: {}", hits.join(", ")))
+            }
+        },
+        Check::DiffSize {
+            max_lines,
+            max_files,
+        } => {
+            let (Some(lines), Some(paths)) = (f.lines_changed, &f.changed_paths) else {
+                return Some("the diff size is unknown".into());
+            };
+            if max_lines.is_some_and(|m| lines > m) {
+                return Some(format!(
+                    "{lines} changed lines (max {})",
+                    max_lines.unwrap_or_default()
+                ));
+            }
+            max_files
+                .filter(|m| paths.len() as u64 > *m)
+                .map(|m| format!("{} changed files (max {m})", paths.len()))
+        }
+        Check::ChecksGreen { required } => match &f.checks {
+            None => Some("check results are unknown".into()),
+            Some(checks) => {
+                let failing: Vec<String> = if required.is_empty() {
+                    if checks.is_empty() {
+                        return Some("no checks reported".into());
+                    }
+                    checks
+                        .iter()
+                        .filter(|(_, c)| c != "success")
+                        .map(|(n, c)| format!("{n}={c}"))
+                        .collect()
+                } else {
+                    required
+                        .iter()
+                        .filter(|r| !checks.iter().any(|(n, c)| n == *r && c == "success"))
+                        .map(|r| {
+                            format!(
+                                "{r}={}",
+                                checks
+                                    .iter()
+                                    .find(|(n, _)| n == r)
+                                    .map(|(_, c)| c.as_str())
+                                    .unwrap_or("missing")
+                            )
+                        })
+                        .collect()
+                };
+                (!failing.is_empty()).then(|| format!("checks not green: {}", failing.join(", ")))
+            }
+        },
+        Check::SecurityAlerts { max_severity } => match &f.open_alerts {
+            None => Some("security alerts are unknown".into()),
+            Some(alerts) => {
+                let over: Vec<&str> = alerts
+                    .iter()
+                    .filter(|s| rank(s) >= rank(max_severity))
+                    .map(String::as_str)
+                    .collect();
+                (!over.is_empty()).then(|| {
+                    format!(
+                        "{} open alert(s) at or above {max_severity}: {}",
+                        over.len(),
+                        over.join(", ")
+                    )
+                })
+            }
+        },
+        Check::ChangeWindow {
+            days,
+            start_hour,
+            end_hour,
+        } => {
+            let t = jiff::Timestamp::from_second(f.now)
+                .ok()?
+                .to_zoned(jiff::tz::TimeZone::UTC);
+            let day = t.weekday().to_monday_one_offset() as u8;
+            let hour = t.hour() as u8;
+            let inside = days.contains(&day) && hour >= *start_hour && hour < *end_hour;
+            (!inside).then(|| {
+                format!(
+                    "outside the change window (now {} UTC)",
+                    t.strftime("%a %H:%M")
+                )
+            })
+        }
+        Check::Scope {
+            namespaces,
+            pipelines,
+        } => {
+            if !namespaces.is_empty() && !namespaces.contains(&f.namespace) {
+                return Some(format!("namespace {} is outside the scope", f.namespace));
+            }
+            (!pipelines.is_empty() && !pipelines.contains(&f.pipeline))
+                .then(|| format!("pipeline {} is outside the scope", f.pipeline))
+        }
+        Check::Authors { allow } => match &f.authors {
+            None => Some("the commit authors are unknown".into()),
+            Some(authors) => {
+                let other: Vec<&str> = authors
+                    .iter()
+                    .filter(|a| !allow.contains(a))
+                    .map(String::as_str)
+                    .collect();
+                (!other.is_empty())
+                    .then(|| format!("authors not on the allow-list: {}", other.join(", ")))
+            }
+        },
+    }
+}
+
+impl Policy {
+    /// Every violated rule.
+    pub fn evaluate(&self, facts: &Facts) -> Vec<Finding> {
+        self.rules
+            .iter()
+            .filter_map(|r| {
+                violation(&r.check, facts).map(|detail| Finding {
+                    rule: r.id.clone(),
+                    action: r.action,
+                    detail,
+                })
+            })
+            .collect()
+    }
+
+    /// Reject if any rule says reject; else require a human if any rule says so; else pass.
+    pub fn gate(&self, facts: &Facts) -> Gate {
+        let findings = self.evaluate(facts);
+        if findings.iter().any(|f| f.action == Action::Reject) {
+            Gate::Reject(findings)
+        } else if findings.is_empty() {
+            Gate::Pass
+        } else {
+            Gate::RequireHuman(findings)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        serde_saphyr::from_str(
+            r#"
+rules:
+  - {id: no-latest, description: "No :latest images", action: reject, check: image-tag, deny: [latest]}
+  - {id: pinned, description: "Images pinned by digest", action: require-human, check: image-digest}
+  - {id: secrets, description: "No changes to secrets or CI", action: require-human, check: paths, deny: ["**/secrets/**", ".github/workflows/*"]}
+  - {id: small, description: "Small diffs only", action: require-human, check: diff-size, max_lines: 400, max_files: 20}
+  - {id: green, description: "Required checks green", action: reject, check: checks-green, required: [cargo test]}
+  - {id: alerts, description: "No open critical alerts", action: require-human, check: security-alerts, max_severity: critical}
+  - {id: window, description: "Weekdays 08-18 UTC", action: require-human, check: change-window, days: [1, 2, 3, 4, 5], start_hour: 8, end_hour: 18}
+"#,
+        )
+        .unwrap()
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            namespace: "ci".into(),
+            pipeline: "build-and-deploy".into(),
+            images: vec![Image {
+                reference: "registry.example.com/shop/api:1.4.0@sha256:ab".into(),
+                tag: Some("1.4.0".into()),
+                digest: Some("sha256:ab".into()),
+            }],
+            changed_paths: Some(vec!["Cargo.toml".into()]),
+            lines_changed: Some(2),
+            checks: Some(vec![("cargo test".into(), "success".into())]),
+            open_alerts: Some(vec!["high".into()]),
+            authors: Some(vec!["dependabot[bot]".into()]),
+            // Thursday 2026-11-19 10:00 UTC
+            now: 1_763_546_400,
+        }
+    }
+
+    #[test]
+    fn a_routine_change_passes() {
+        assert_eq!(policy().gate(&facts()), Gate::Pass);
+    }
+
+    #[test]
+    fn latest_rejects_and_other_rules_require_a_human() {
+        let mut f = facts();
+        f.images.push(Image {
+            reference: "busybox:latest".into(),
+            tag: Some("latest".into()),
+            digest: None,
+        });
+        f.images.push(Image {
+            reference: "alpine".into(),
+            tag: None,
+            digest: None,
+        });
+        let Gate::Reject(findings) = policy().gate(&f) else {
+            panic!()
+        };
+        let ids: Vec<&str> = findings.iter().map(|x| x.rule.as_str()).collect();
+        assert_eq!(ids, vec!["no-latest", "pinned"]);
+        let mut f = facts();
+        f.changed_paths = Some(vec![".github/workflows/deploy.yml".into()]);
+        f.now += 3 * 86_400; // Sunday
+        let Gate::RequireHuman(findings) = policy().gate(&f) else {
+            panic!()
+        };
+        assert_eq!(
+            findings.iter().map(|x| x.rule.as_str()).collect::<Vec<_>>(),
+            vec!["secrets", "window"]
+        );
+    }
+
+    #[test]
+    fn unknown_facts_fail_closed() {
+        let mut f = facts();
+        f.checks = None;
+        f.open_alerts = None;
+        let Gate::Reject(findings) = policy().gate(&f) else {
+            panic!()
+        };
+        assert!(
+            findings
+                .iter()
+                .any(|x| x.rule == "green" && x.detail.contains("unknown"))
+        );
+        assert!(findings.iter().any(|x| x.rule == "alerts"));
+    }
+}
