@@ -49,12 +49,11 @@ fn non_empty<'a>(field: &str, value: &'a str) -> Result<&'a str, ToolError> {
 /// Arguments of `resources_list`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ListArgs {
-    /// Kind, plural or plural.group, e.g. Pod, deployments, pipelineruns.tekton.dev
+    /// Kind or plural[.group], e.g. Pod, pipelineruns.tekton.dev
     pub kind: String,
-    /// e.g. apps/v1; default: the preferred version
     #[serde(default)]
     pub api_version: Option<String>,
-    /// Namespace; empty: all namespaces
+    /// Empty: all
     #[serde(default)]
     pub namespace: String,
     /// e.g. app=web,tier!=db
@@ -63,10 +62,8 @@ pub struct ListArgs {
     /// e.g. status.phase=Running
     #[serde(default)]
     pub field_selector: String,
-    /// Page size (default 100)
     #[serde(default)]
     pub limit: Option<u32>,
-    /// Cursor from a previous page
     #[serde(default)]
     pub cursor: String,
 }
@@ -78,11 +75,10 @@ pub struct GetArgs {
     pub kind: String,
     #[serde(default)]
     pub api_version: Option<String>,
-    /// Namespace (namespaced kinds)
     #[serde(default)]
     pub namespace: String,
     pub name: String,
-    /// Dotted paths to return instead of the whole object, e.g. ["status.conditions"]
+    /// Only these dotted paths, e.g. status.conditions
     #[serde(default)]
     pub fields: Vec<String>,
 }
@@ -98,7 +94,7 @@ pub struct ObjectRef {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PodsArgs {
     pub namespace: String,
-    /// One pod; empty: all pods matching label_selector
+    /// Empty: pods matching label_selector
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -110,15 +106,15 @@ pub struct PodsArgs {
 pub struct LogArgs {
     pub namespace: String,
     pub name: String,
-    /// Needed when the pod has several containers
+    /// For multi-container pods
     #[serde(default)]
     pub container: String,
-    /// Last N lines (default 100)
+    /// Default 100
     #[serde(default)]
     pub tail_lines: Option<u32>,
     #[serde(default)]
     pub since_seconds: Option<u32>,
-    /// Log of the previous (crashed) container
+    /// The previous (crashed) container
     #[serde(default)]
     pub previous: bool,
 }
@@ -127,10 +123,10 @@ pub struct LogArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct EventsArgs {
     pub namespace: String,
-    /// Only events about this object name
+    /// Object name
     #[serde(default)]
     pub name: String,
-    /// Only events about this kind, e.g. Pod
+    /// Object kind, e.g. Pod
     #[serde(default)]
     pub kind: String,
 }
@@ -244,7 +240,7 @@ impl KubernetesServer {
     }
 
     #[tool(
-        description = "Tekton PipelineRun summary: status, params, git source, images, task statuses.",
+        description = "PipelineRun: status, params, git source, images, task statuses.",
         annotations(
             title = "PipelineRun summary",
             read_only_hint = true,
@@ -258,7 +254,7 @@ impl KubernetesServer {
     }
 
     #[tool(
-        description = "Tekton TaskRun summary: status, params, the image of every step, results.",
+        description = "TaskRun: status, params, each step's image, results.",
         annotations(
             title = "TaskRun summary",
             read_only_hint = true,
@@ -272,7 +268,7 @@ impl KubernetesServer {
     }
 
     #[tool(
-        description = "Everything needed to decide an ApprovalTask: approvers, deadline, pipeline params, git source, images, task statuses.",
+        description = "All an ApprovalTask decision needs: approvers, deadline, params, git source, images, task statuses.",
         annotations(
             title = "Approval context",
             read_only_hint = true,
