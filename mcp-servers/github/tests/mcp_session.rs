@@ -47,6 +47,13 @@ fn main_log(gh: &GitHubServer) -> Vec<String> {
 async fn read_tools_answer_compactly_and_fence_untrusted_text() {
     let gh = emulator().await;
     let c = client(&gh, &[]).await;
+    let listed = c.list_all_tools().await.unwrap();
+    let bytes = serde_json::to_string(&listed).unwrap().len();
+    assert!(
+        bytes / listed.len() <= 500,
+        "schema {} bytes per tool (target 500)",
+        bytes / listed.len()
+    );
     let tools = names(&c).await;
     assert_eq!(tools.len(), 9, "writes are off by default: {tools:?}");
 

@@ -62,6 +62,12 @@ async fn traffic_health_finds_the_failing_route_in_one_query() {
         .is_empty()
     );
     assert!(tools.iter().all(mcp_runtime::filter::is_read_only));
+    let bytes = serde_json::to_string(&tools).unwrap().len();
+    assert!(
+        bytes / tools.len() <= 500,
+        "schema {} bytes per tool (target 500)",
+        bytes / tools.len()
+    );
 
     let which = err(&call(&c, "traffic_health", json!({})).await);
     assert!(

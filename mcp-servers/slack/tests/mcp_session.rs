@@ -49,6 +49,12 @@ async fn posting_where_allowed_with_threads_updates_and_reactions() {
     let c = bot(&s, &[("SLACK_MCP_ADD_MESSAGE_TOOL", "C0ALERTS")]).await;
     let tools = c.list_all_tools().await.unwrap();
     assert_eq!(tools.len(), 7);
+    let bytes = serde_json::to_string(&tools).unwrap().len();
+    assert!(
+        bytes / tools.len() <= 500,
+        "schema {} bytes per tool (target 500)",
+        bytes / tools.len()
+    );
     assert!(
         mcp_runtime::filter::lint(
             &tools,
