@@ -203,8 +203,16 @@ impl GitHubServer {
             out.push_str("\npatches:\n");
             out.push_str(&render::patches(&files, lines));
         }
+        // For programs (policy checks): facts only, no free text.
+        let data = serde_json::json!({
+            "sha": c.sha, "parents": parents, "author": render::commit_author(&c),
+            "additions": stats.and_then(|s| s.additions).unwrap_or(0),
+            "deletions": stats.and_then(|s| s.deletions).unwrap_or(0),
+            "files": files.iter().map(|f| serde_json::json!({"path": f.filename, "status": render::file_status(&f.status),
+                "additions": f.additions, "deletions": f.deletions, "previous_path": f.previous_filename})).collect::<Vec<_>>(),
+        });
         Ok(budget::with_hint(
-            budget::text(out),
+            budget::text_with_data(out, data),
             "lower patch_lines (0: summary only), or read one file with file_get",
         ))
     }
@@ -417,8 +425,20 @@ impl GitHubServer {
                 check_t.render()
             },
         );
+        let data = serde_json::json!({
+            "number": pr.number, "state": state, "head_sha": head_sha, "base": pr.base.ref_field,
+            "mergeable": pr.mergeable, "author": pr.user.as_ref().map(|u| u.login.clone()),
+            "additions": pr.additions, "deletions": pr.deletions,
+            "files": files.items.iter().map(|f| serde_json::json!({"path": f.filename, "status": render::file_status(&f.status),
+                "additions": f.additions, "deletions": f.deletions})).collect::<Vec<_>>(),
+            "commit_authors": commits.items.iter().map(render::commit_author).collect::<Vec<_>>(),
+            "reviews": reviews.iter().map(|r| serde_json::json!({"user": r.user.as_ref().map(|u| u.login.clone()),
+                "state": r.state.as_ref().and_then(|s| serde_json::to_value(s).ok())})).collect::<Vec<_>>(),
+            "checks": checks.check_runs.iter().map(|c| serde_json::json!({"name": c.name, "completed": c.completed_at.is_some(),
+                "conclusion": c.conclusion})).collect::<Vec<_>>(),
+        });
         Ok(budget::with_hint(
-            budget::text(out),
+            budget::text_with_data(out, data),
             "use commit_get on one commit for patches",
         ))
     }
@@ -496,49 +516,62 @@ impl GitHubServer {
             s => s,
         };
         let mut out = String::new();
+        let mut data = serde_json::Map::new();
         for kind in kinds {
             let url = with_query(
                 &format!("{}/{kind}/alerts", repo.path()),
                 &[("state", state.into()), ("per_page", "100".into())],
             );
             match self.gh.get::<Vec<Value>>(&url).await {
-                Ok(alerts) => out.push_str(&summarise_alerts(kind, state, &alerts)),
+                Ok(alerts) => {
+                    out.push_str(&summarise_alerts(kind, state, &alerts));
+                    let severities: Vec<String> =
+                        alerts.iter().map(|a| severity(kind, a)).collect();
+                    data.insert(
+                        kind.into(),
+                        serde_json::json!({"available": true, "severities": severities}),
+                    );
+                }
                 // One disabled feature must not hide the others.
                 Err(e @ (ToolError::NotFound(_) | ToolError::Upstream { status: 403, .. })) => {
                     out.push_str(&format!("{kind}: unavailable ({e})\n"));
+                    data.insert(kind.into(), serde_json::json!({"available": false}));
                 }
                 Err(e) => return Err(e),
             }
         }
-        Ok(budget::text(format!(
-            "{repo} security alerts ({state})\n{out}"
-        )))
+        Ok(budget::text_with_data(
+            format!("{repo} security alerts ({state})\n{out}"),
+            serde_json::Value::Object(data),
+        ))
     }
 }
 
 /// Counts by severity and one row per alert. Secret scanning values are never included: only
 /// the secret type and validity.
+/// An alert's severity; secret scanning alerts have none and count as critical.
+fn severity(kind: &str, a: &Value) -> String {
+    [
+        &a["security_advisory"]["severity"],
+        &a["security_vulnerability"]["severity"],
+        &a["rule"]["security_severity_level"],
+        &a["rule"]["severity"],
+    ]
+    .iter()
+    .find_map(|v| v.as_str())
+    .unwrap_or(if kind == "secret-scanning" {
+        "critical"
+    } else {
+        "unknown"
+    })
+    .to_string()
+}
+
 fn summarise_alerts(kind: &str, state: &str, alerts: &[Value]) -> String {
-    let severity = |a: &Value| -> String {
-        [
-            &a["security_advisory"]["severity"],
-            &a["security_vulnerability"]["severity"],
-            &a["rule"]["security_severity_level"],
-            &a["rule"]["severity"],
-        ]
-        .iter()
-        .find_map(|v| v.as_str())
-        .unwrap_or(if kind == "secret-scanning" {
-            "critical"
-        } else {
-            "unknown"
-        })
-        .to_string()
-    };
     let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
     let mut t = Table::new(["#", "SEVERITY", "WHAT", "WHERE", "FIX"]);
     for a in alerts {
-        let sev = severity(a);
+        let sev = severity(kind, a);
         *counts.entry(sev.clone()).or_default() += 1;
         let (what, place, fix) = match kind {
             "dependabot" => (

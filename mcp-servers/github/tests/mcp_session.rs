@@ -99,7 +99,18 @@ async fn read_tools_answer_compactly_and_fence_untrusted_text() {
 
     let log = main_log(&gh);
     let bad = &log[1];
-    let commit = ok(&call(&c, "commit_get", json!({"repo": KONG, "sha": bad})).await);
+    let raw = call(&c, "commit_get", json!({"repo": KONG, "sha": bad})).await;
+    let data = raw.structured_content.clone().unwrap();
+    assert_eq!(data["files"][0]["path"], "kong.yaml");
+    assert_eq!(
+        (data["additions"].as_u64(), data["author"].as_str()),
+        (Some(2), Some("carol"))
+    );
+    assert!(
+        data.get("message").is_none(),
+        "no free text in the data for programs"
+    );
+    let commit = ok(&raw);
     assert!(
         commit.contains("modified  2  2  kong.yaml") && commit.contains("+    host: orders-v2"),
         "{commit}"
@@ -136,7 +147,12 @@ async fn read_tools_answer_compactly_and_fence_untrusted_text() {
         "{found}"
     );
 
-    let pr = ok(&call(&c, "pull_get", json!({"repo": "acme/shop", "number": 43})).await);
+    let raw = call(&c, "pull_get", json!({"repo": "acme/shop", "number": 43})).await;
+    let data = raw.structured_content.clone().unwrap();
+    assert_eq!(data["files"][0]["path"], "src/checkout.rs");
+    assert_eq!(data["reviews"][0]["state"], "CHANGES_REQUESTED");
+    assert_eq!(data["commit_authors"], json!(["carol"]));
+    let pr = ok(&raw);
     assert!(
         pr.contains("#43 open by carol")
             && pr.contains("CHANGES_REQUESTED")
@@ -171,7 +187,11 @@ async fn read_tools_answer_compactly_and_fence_untrusted_text() {
         "{runs}"
     );
 
-    let alerts = ok(&call(&c, "security_alerts", json!({"repo": "acme/shop"})).await);
+    let raw = call(&c, "security_alerts", json!({"repo": "acme/shop"})).await;
+    let data = raw.structured_content.clone().unwrap();
+    assert_eq!(data["dependabot"]["severities"], json!(["high"]));
+    assert_eq!(data["secret-scanning"]["severities"], json!(["critical"]));
+    let alerts = ok(&raw);
     assert!(
         alerts.contains("dependabot: 1 high") && alerts.contains("code-scanning: 1 medium"),
         "{alerts}"

@@ -22,6 +22,14 @@ pub fn json(value: Value) -> CallToolResult {
     CallToolResult::structured(value)
 }
 
+/// A text result for the model plus machine-readable `structuredContent` for programs (flows,
+/// scripts). The data must hold no untrusted free text: programs act on it unfenced.
+pub fn text_with_data(body: impl Into<String>, data: Value) -> CallToolResult {
+    let mut r = text(body);
+    r.structured_content = Some(data);
+    r
+}
+
 /// Attaches the hint shown if `result` has to be cut (e.g. "use tail_lines", "pass the cursor").
 pub fn with_hint(mut result: CallToolResult, hint: impl Into<String>) -> CallToolResult {
     let meta = result.meta.get_or_insert_with(MetaObject::default);

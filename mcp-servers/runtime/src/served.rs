@@ -154,6 +154,10 @@ impl<S: ToolServer> ServerHandler for Served<S> {
 }
 
 fn redact_result(mut result: CallToolResult) -> CallToolResult {
+    // Structured content bypasses the text path: every string in it is redacted too.
+    if let Some(data) = &mut result.structured_content {
+        redact_value(data);
+    }
     for block in &mut result.content {
         if let Some(t) = block.as_text() {
             let clean = redact(&t.text);
@@ -163,4 +167,35 @@ fn redact_result(mut result: CallToolResult) -> CallToolResult {
         }
     }
     result
+}
+
+fn redact_value(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            let clean = redact(s);
+            if clean != *s {
+                *s = clean;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_value),
+        serde_json::Value::Object(map) => map.values_mut().for_each(redact_value),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structured_content_is_redacted_like_text() {
+        let mut r = CallToolResult::success(vec![ContentBlock::text("ok")]);
+        r.structured_content = Some(serde_json::json!({"auth": "Bearer abc.def.ghi", "n": 1}));
+        let clean = redact_result(r);
+        let data = clean
+            .structured_content
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        assert!(!data.contains("abc.def.ghi"), "{data}");
+    }
 }
