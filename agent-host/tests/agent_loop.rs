@@ -94,7 +94,7 @@ impl ToolServer for Fixture {
     const NAME: &'static str = "fixture";
     const VERSION: &'static str = "0";
     const DEFAULT_PORT: u16 = 0;
-    const TOOLSETS: Toolsets = &[("all", &["echo", "big", "hidden"])];
+    const TOOLSETS: Toolsets = &[("all", &["echo", "big", "facts", "hidden"])];
     fn tools() -> ToolRouter<Self> {
         Self::tool_router()
     }

@@ -20,8 +20,11 @@ pub struct ToolSpec {
 /// The result of one tool call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutcome {
+    /// What the model sees.
     pub text: String,
     pub is_error: bool,
+    /// The server's `structuredContent`, for host code (policy facts); never sent to the model.
+    pub data: Option<Value>,
 }
 
 impl ToolOutcome {
@@ -30,6 +33,7 @@ impl ToolOutcome {
         Self {
             text: text.into(),
             is_error: true,
+            data: None,
         }
     }
 }

@@ -241,6 +241,7 @@ impl Pool {
                     .collect::<Vec<_>>()
                     .join("\n"),
                 is_error: r.is_error == Some(true),
+                data: r.structured_content,
             },
             Ok(Err(msg)) => ToolOutcome::error(msg),
             Err(e) => ToolOutcome::error(format!(

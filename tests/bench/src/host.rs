@@ -24,6 +24,7 @@ impl Toolbox for Instant {
         ToolOutcome {
             text: format!("value of {args}: 42"),
             is_error: false,
+            data: None,
         }
     }
 }
