@@ -1,0 +1,179 @@
+//! From evidence to facts: the approval context (mcp-kubernetes `approval_context`) and the
+//! structured data of mcp-github (`commit_get`, `pull_get`, `security_alerts`) turned into the
+//! [`TaskView`] the decision needs and the [`Facts`] the policy checks. Pure; anything missing
+//! stays unknown (`None`), which the policy treats as a failed check.
+
+use serde_json::Value;
+
+use super::decide::TaskView;
+use super::policy::{Facts, Image};
+
+fn num(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// The task as the decision sees it.
+pub fn task_view(ctx: &Value) -> TaskView {
+    let t = &ctx["task"];
+    let own_input = ctx["ownApproverIndex"]
+        .as_u64()
+        .and_then(|i| ctx["approvers"].get(i as usize))
+        .and_then(|a| a["input"].as_str())
+        .map(str::to_string);
+    TaskView {
+        state: t["state"].as_str().unwrap_or("pending").to_string(),
+        own_input,
+        required: num(&t["approvalsRequired"]).unwrap_or(1) as u32,
+        received: num(&t["approvalsReceived"]).unwrap_or(0) as u32,
+        // No known deadline: treat as expired rather than as unlimited time.
+        seconds_left: t["secondsLeft"].as_i64().unwrap_or(0),
+    }
+}
+
+/// The policy's facts. `pull` is `pull_get`'s data for the pull request that introduced the
+/// commit, when there is one.
+pub fn facts(
+    ctx: &Value,
+    commit: Option<&Value>,
+    pull: Option<&Value>,
+    alerts: Option<&Value>,
+    now: i64,
+) -> Facts {
+    let pr = &ctx["pipelineRun"];
+    let images = pr["images"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|i| Image {
+                    reference: i["ref"].as_str().unwrap_or_default().to_string(),
+                    tag: i["tag"].as_str().map(str::to_string),
+                    digest: i["digest"].as_str().map(str::to_string),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let source = pull.or(commit);
+    let changed_paths = source.and_then(|d| d["files"].as_array()).map(|files| {
+        files
+            .iter()
+            .flat_map(|f| [f["path"].as_str(), f["previous_path"].as_str()])
+            .flatten()
+            .map(str::to_string)
+            .collect()
+    });
+    let lines_changed = source.and_then(|d| Some(num(&d["additions"])? + num(&d["deletions"])?));
+    let checks = pull.and_then(|p| p["checks"].as_array()).map(|list| {
+        list.iter()
+            .map(|c| {
+                let conclusion = if c["completed"] == true {
+                    c["conclusion"].as_str().unwrap_or("none")
+                } else {
+                    "in_progress"
+                };
+                (
+                    c["name"].as_str().unwrap_or_default().to_string(),
+                    conclusion.to_string(),
+                )
+            })
+            .collect()
+    });
+    let open_alerts = alerts.and_then(|a| a.as_object()).and_then(|kinds| {
+        let available: Vec<&Value> = kinds.values().filter(|k| k["available"] == true).collect();
+        (!available.is_empty()).then(|| {
+            available
+                .iter()
+                .flat_map(|k| k["severities"].as_array().cloned().unwrap_or_default())
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+    });
+    let authors = match (pull, commit) {
+        (Some(p), _) => p["commit_authors"].as_array().map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        }),
+        (None, Some(c)) => c["author"].as_str().map(|a| vec![a.to_string()]),
+        _ => None,
+    };
+    Facts {
+        namespace: ctx["task"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        pipeline: pr["pipeline"].as_str().unwrap_or_default().to_string(),
+        images,
+        changed_paths,
+        lines_changed,
+        checks,
+        open_alerts,
+        authors,
+        now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> Value {
+        json!({
+            "task": {"namespace": "ci", "name": "t", "state": "pending", "approvalsRequired": "2",
+                     "approvalsReceived": 1, "secondsLeft": 5400},
+            "ownApproverIndex": 1,
+            "approvers": [{"index": 0, "name": "alice", "input": "approve"}, {"index": 1, "name": "ai", "input": "pending"}],
+            "pipelineRun": {"pipeline": "build-and-deploy", "images": [
+                {"ref": "registry.example.com/shop/api:1.4.0@sha256:ab", "tag": "1.4.0", "digest": "sha256:ab"}]},
+        })
+    }
+
+    #[test]
+    fn the_task_view_reads_our_entry_and_the_counts() {
+        let v = task_view(&ctx());
+        assert_eq!(
+            (
+                v.own_input.as_deref(),
+                v.required,
+                v.received,
+                v.seconds_left
+            ),
+            (Some("pending"), 2, 1, 5400)
+        );
+        let mut unknown = ctx();
+        unknown["task"]["secondsLeft"] = Value::Null;
+        assert_eq!(
+            task_view(&unknown).seconds_left,
+            0,
+            "an unknown deadline is not unlimited time"
+        );
+    }
+
+    #[test]
+    fn facts_come_from_the_pull_request_first_and_stay_unknown_when_missing() {
+        let commit = json!({"author": "dependabot[bot]", "additions": 1, "deletions": 1, "files": [{"path": "Cargo.toml"}]});
+        let pull = json!({"additions": 3, "deletions": 1, "files": [{"path": "Cargo.toml"}, {"path": "Cargo.lock", "previous_path": null}],
+            "commit_authors": ["dependabot[bot]"],
+            "checks": [{"name": "cargo test", "completed": true, "conclusion": "success"}, {"name": "lint", "completed": false, "conclusion": null}]});
+        let alerts = json!({"dependabot": {"available": true, "severities": ["high"]}, "code-scanning": {"available": false}});
+        let f = facts(&ctx(), Some(&commit), Some(&pull), Some(&alerts), 0);
+        assert_eq!(
+            f.changed_paths,
+            Some(vec!["Cargo.toml".to_string(), "Cargo.lock".to_string()])
+        );
+        assert_eq!(f.lines_changed, Some(4));
+        assert_eq!(
+            f.checks,
+            Some(vec![
+                ("cargo test".into(), "success".into()),
+                ("lint".into(), "in_progress".into())
+            ])
+        );
+        assert_eq!(f.open_alerts, Some(vec!["high".to_string()]));
+        assert_eq!(f.images[0].digest.as_deref(), Some("sha256:ab"));
+        let bare = facts(&ctx(), Some(&commit), None, None, 0);
+        assert_eq!((bare.checks, bare.open_alerts), (None, None));
+        assert_eq!(bare.authors, Some(vec!["dependabot[bot]".to_string()]));
+    }
+}
