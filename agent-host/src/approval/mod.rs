@@ -3,6 +3,7 @@
 //! policy and verdict. The controller, evidence gathering and the guarded write come next.
 
 pub mod decide;
+pub mod evidence;
 pub mod facts;
 pub mod glob;
 pub mod policy;

@@ -450,16 +450,23 @@ impl GitHubServer {
             .gh
             .get(&format!("{}/commits/{}/pulls", repo.path(), encode(sha)))
             .await?;
+        let data = serde_json::json!({"pulls": pulls.iter().map(|p| serde_json::json!({
+            "number": p.number, "merged": p.merged_at.is_some(), "base": p.base.ref_field,
+        })).collect::<Vec<_>>()});
         if pulls.is_empty() {
-            return Ok(budget::text(format!(
-                "{repo}: no pull request contains {sha} (pushed directly?)"
-            )));
+            return Ok(budget::text_with_data(
+                format!("{repo}: no pull request contains {sha} (pushed directly?)"),
+                data,
+            ));
         }
-        Ok(budget::text(format!(
-            "{repo}: pull requests containing {}\n{}",
-            short(sha),
-            render::pulls_table(&pulls)
-        )))
+        Ok(budget::text_with_data(
+            format!(
+                "{repo}: pull requests containing {}\n{}",
+                short(sha),
+                render::pulls_table(&pulls)
+            ),
+            data,
+        ))
     }
 
     pub(crate) async fn list_runs(&self, a: RunsArgs) -> ToolResult<CallToolResult> {

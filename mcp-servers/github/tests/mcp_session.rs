@@ -170,7 +170,12 @@ async fn read_tools_answer_compactly_and_fence_untrusted_text() {
         "injection text stays, fenced: {merged}"
     );
 
-    let prs = ok(&call(&c, "commit_pulls", json!({"repo": KONG, "sha": bad})).await);
+    let raw = call(&c, "commit_pulls", json!({"repo": KONG, "sha": bad})).await;
+    assert_eq!(
+        raw.structured_content.clone().unwrap()["pulls"],
+        json!([{"number": 12, "merged": true, "base": "main"}])
+    );
+    let prs = ok(&raw);
     assert!(
         prs.contains("12") && prs.contains("orders-v2->main"),
         "{prs}"
