@@ -1,0 +1,67 @@
+//! Helpers for the end-to-end scenarios in `tests/`: host any of our MCP servers in-process
+//! over Streamable HTTP, exactly as it serves in a cluster, so the agent host's pool reaches it
+//! through the real transport without needing the server binaries built.
+
+use std::sync::Arc;
+
+use mcp_runtime::{ServerArgs, ToolServer};
+use tokio_util::sync::CancellationToken;
+
+/// A server hosted on loopback; dropping it stops the server.
+pub struct Hosted {
+    /// `http://127.0.0.1:PORT/mcp`
+    pub url: String,
+    /// The bearer token clients must send.
+    pub token: String,
+    cancel: CancellationToken,
+}
+
+impl Drop for Hosted {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Errors hosting a server.
+#[derive(Debug)]
+pub struct HostError(pub String);
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Serves `server` with `args` (tool filters, writes switch) on a free loopback port.
+pub async fn host<S: ToolServer>(server: S, args: &ServerArgs) -> Result<Hosted, HostError> {
+    let metrics = Arc::new(mcp_runtime::metrics::Metrics::new(S::NAME));
+    let served =
+        mcp_runtime::Served::new(server, args, metrics).map_err(|e| HostError(e.to_string()))?;
+    let token = format!("e2e-{}", S::NAME);
+    let opts = mcp_runtime::http::HttpOptions {
+        token: Some(token.clone()),
+        max_body_bytes: args.max_body_bytes,
+        ..Default::default()
+    };
+    let cancel = CancellationToken::new();
+    let app = mcp_runtime::http::router(served, opts, cancel.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| HostError(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| HostError(e.to_string()))?;
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+    });
+    Ok(Hosted {
+        url: format!("http://{addr}/mcp"),
+        token,
+        cancel,
+    })
+}
