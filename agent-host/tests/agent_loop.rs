@@ -176,6 +176,16 @@ fn model_with(m: &ModelServer, retries: u32, threshold: u32, stream: bool) -> Op
     .unwrap()
 }
 
+/// One run of the loop over `pool` seen through `allow`.
+async fn run_on(
+    model: &OpenAiModel,
+    pool: &Pool,
+    allow: &AllowList,
+    spec: &RunSpec,
+) -> agent::RunRecord {
+    agent::run(model, &Scoped { pool, allow }, spec).await
+}
+
 fn script(rules: Value) -> Script {
     serde_json::from_value(json!({"rules": rules})).unwrap()
 }
@@ -221,15 +231,7 @@ async fn concurrent_calls_memo_and_a_typed_answer() {
     ]))).await.unwrap();
     let p = pool(&h.url);
     let allow = AllowList(vec!["fx.echo".into()]);
-    let rec = agent::run(
-        &model(&m, 0, 5),
-        &Scoped {
-            pool: &p,
-            allow: &allow,
-        },
-        &spec(6),
-    )
-    .await;
+    let rec = run_on(&model(&m, 0, 5), &p, &allow, &spec(6)).await;
     assert_eq!(
         rec.outcome,
         Outcome::Answer {
@@ -277,15 +279,7 @@ async fn budgets_the_last_step_caps_and_the_allow_list() {
     ]))).await.unwrap();
     let p = pool(&h.url);
     let allow = AllowList(vec!["fx.echo".into(), "fx.big".into()]);
-    let rec = agent::run(
-        &model(&m, 0, 5),
-        &Scoped {
-            pool: &p,
-            allow: &allow,
-        },
-        &spec(4),
-    )
-    .await;
+    let rec = run_on(&model(&m, 0, 5), &p, &allow, &spec(4)).await;
     let reqs = m.state.requests();
     assert_eq!(
         reqs.len(),
@@ -335,15 +329,7 @@ async fn budgets_the_last_step_caps_and_the_allow_list() {
     );
 
     let m2 = scripted::spawn(script(json!([{"when": {}, "reply": {"tool_calls": [{"name": "fx__echo", "arguments": {"text": "loop"}}]}}]))).await.unwrap();
-    let rec = agent::run(
-        &model(&m2, 0, 5),
-        &Scoped {
-            pool: &p,
-            allow: &allow,
-        },
-        &spec(2),
-    )
-    .await;
+    let rec = run_on(&model(&m2, 0, 5), &p, &allow, &spec(2)).await;
     assert!(
         matches!(rec.outcome, Outcome::NoDecision { ref reason } if reason.contains("step budget")),
         "{:?}",
@@ -351,15 +337,7 @@ async fn budgets_the_last_step_caps_and_the_allow_list() {
     );
     let mut tight = spec(5);
     tight.max_tokens = 10;
-    let rec = agent::run(
-        &model(&m2, 0, 5),
-        &Scoped {
-            pool: &p,
-            allow: &allow,
-        },
-        &tight,
-    )
-    .await;
+    let rec = run_on(&model(&m2, 0, 5), &p, &allow, &tight).await;
     assert!(
         matches!(rec.outcome, Outcome::NoDecision { ref reason } if reason.contains("token budget")),
         "{:?}",
@@ -378,15 +356,7 @@ async fn malformed_output_gets_one_repair_turn() {
     ]))).await.unwrap();
     let p = pool(&h.url);
     let allow = AllowList(vec!["fx.*".into()]);
-    let rec = agent::run(
-        &model(&m, 0, 5),
-        &Scoped {
-            pool: &p,
-            allow: &allow,
-        },
-        &spec(5),
-    )
-    .await;
+    let rec = run_on(&model(&m, 0, 5), &p, &allow, &spec(5)).await;
     assert!(rec.tool_calls[0].result.contains("not valid JSON"));
     assert_eq!(
         rec.outcome,
@@ -420,15 +390,7 @@ async fn retries_honour_retry_after_and_the_breaker_fails_fast() {
     let client = model(&m, 3, 3);
     let p = Pool::new(vec![]);
     let allow = AllowList::default();
-    let rec = agent::run(
-        &client,
-        &Scoped {
-            pool: &p,
-            allow: &allow,
-        },
-        &spec(3),
-    )
-    .await;
+    let rec = run_on(&client, &p, &allow, &spec(3)).await;
     assert_eq!(
         rec.outcome,
         Outcome::Answer {
@@ -449,30 +411,14 @@ async fn retries_honour_retry_after_and_the_breaker_fails_fast() {
     // Now the provider only fails: the run ends without a decision, the breaker opens, and the
     // next run fails fast without a request.
     // 500, 500, 500: the third failure opens the breaker in the middle of the retries.
-    let rec = agent::run(
-        &client,
-        &Scoped {
-            pool: &p,
-            allow: &allow,
-        },
-        &spec(3),
-    )
-    .await;
+    let rec = run_on(&client, &p, &allow, &spec(3)).await;
     assert!(
         matches!(rec.outcome, Outcome::NoDecision { ref reason } if reason.contains("circuit open")),
         "{:?}",
         rec.outcome
     );
     let sent = m.state.requests().len();
-    let rec = agent::run(
-        &client,
-        &Scoped {
-            pool: &p,
-            allow: &allow,
-        },
-        &spec(3),
-    )
-    .await;
+    let rec = run_on(&client, &p, &allow, &spec(3)).await;
     assert!(
         matches!(rec.outcome, Outcome::NoDecision { ref reason } if reason.contains("circuit open")),
         "{:?}",
@@ -529,15 +475,7 @@ async fn streaming_assembles_tool_calls_and_content() {
     ]))).await.unwrap();
     let p = pool(&h.url);
     let allow = AllowList(vec!["fx.echo".into()]);
-    let rec = agent::run(
-        &model_with(&m, 0, 5, true),
-        &Scoped {
-            pool: &p,
-            allow: &allow,
-        },
-        &spec(4),
-    )
-    .await;
+    let rec = run_on(&model_with(&m, 0, 5, true), &p, &allow, &spec(4)).await;
     assert_eq!(
         rec.outcome,
         Outcome::Answer {

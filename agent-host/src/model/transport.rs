@@ -3,6 +3,7 @@
 //! backoff with jitter) and keeps the circuit breaker. async-openai's own errors drop the
 //! response headers, so the `Retry-After` decision has to be made here, where they are visible.
 
+use mcp_runtime::sync::lock;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -27,10 +28,6 @@ pub struct TransportStats {
     pub waits: Mutex<Vec<Duration>>,
     /// Requests sent (attempts, retries included).
     pub attempts: Mutex<u64>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// async-openai's reqwest service with retries and the breaker.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, Method, StatusCode};
 use mcp_runtime::ToolError;
+use mcp_runtime::sync::lock;
 use octocrab::Octocrab;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -185,10 +186,7 @@ impl GitHub {
     }
 
     fn check_quota(&self) -> Result<(), ToolError> {
-        let quota = *self
-            .quota
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let quota = *lock(&self.quota);
         match quota {
             Some((0, reset)) if reset > now() => Err(ToolError::RateLimited {
                 service: SERVICE,
@@ -203,10 +201,7 @@ impl GitHub {
             header::<u64>(h, "x-ratelimit-remaining"),
             header::<i64>(h, "x-ratelimit-reset"),
         ) {
-            *self
-                .quota
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((remaining, reset));
+            *lock(&self.quota) = Some((remaining, reset));
         }
     }
 

@@ -3,6 +3,7 @@
 //! may go now, must wait, or is refused with the wait; identical queries within a short TTL are
 //! answered from a cache and spend nothing.
 
+use mcp_runtime::sync::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -65,10 +66,6 @@ pub struct MetricsGate {
 /// A query refused because the budget is spent for longer than the caller may wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exhausted(pub Duration);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 impl MetricsGate {
     /// `per_minute` queries, cached `ttl`, waiting at most `max_wait` for a slot.

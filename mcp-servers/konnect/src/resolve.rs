@@ -2,6 +2,7 @@
 //! services and consumers by name or id to the scoped `control_plane_id:entity_id` form the
 //! analytics API needs. Lookups are cached for a few minutes.
 
+use mcp_runtime::sync::lock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,10 +52,6 @@ pub struct Resolver {
     allowed: Vec<String>,
     cps: Mutex<Option<(Instant, Vec<ControlPlane>)>>,
     entities: Mutex<HashMap<String, (Instant, Entities)>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn is_uuid(s: &str) -> bool {

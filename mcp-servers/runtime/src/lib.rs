@@ -24,6 +24,7 @@ pub mod redact;
 pub mod schema;
 pub mod serve;
 pub mod served;
+pub mod sync;
 pub mod telemetry;
 
 pub use args::{ServerArgs, Transport};

@@ -1,6 +1,7 @@
 //! Lazily filled, expiring caches of users and channels: nothing is fetched at start-up (a
 //! large workspace must not delay `initialize`), names are looked up on first use.
 
+use mcp_runtime::sync::lock;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -31,10 +32,6 @@ pub struct Directory {
     users: Mutex<HashMap<String, (Instant, String)>>,
     channels: Mutex<Option<(Instant, Vec<ChannelInfo>)>>,
     identity: Mutex<Option<(String, String)>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Directory {

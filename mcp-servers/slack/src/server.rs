@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use mcp_runtime::budget::{self, Table};
 use mcp_runtime::fence::untrusted;
 use mcp_runtime::filter::Toolsets;
+use mcp_runtime::sync::lock;
 use mcp_runtime::{ToolError, ToolResult, ToolServer};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -336,10 +337,7 @@ impl SlackServer {
             )
             .await?;
         let ts = v["ts"].as_str().unwrap_or_default().to_string();
-        self.posted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((channel.clone(), ts.clone()));
+        lock(&self.posted).insert((channel.clone(), ts.clone()));
         Ok(budget::json(
             json!({"channel": channel, "ts": ts, "permalink": permalink(&url, &channel, &ts)}),
         ))
@@ -349,11 +347,7 @@ impl SlackServer {
         let channel = self.channel(&a.channel).await?;
         self.policy.check(&channel)?;
         let ts = ts_arg("ts", &a.ts)?;
-        let ours = self
-            .posted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(&(channel.clone(), ts.clone()));
+        let ours = lock(&self.posted).contains(&(channel.clone(), ts.clone()));
         if !ours {
             // Posted before a restart? Only if Slack says the author is this token's user.
             let (_, me) = self.dir.identity(&self.api).await?;

@@ -44,12 +44,8 @@ pub struct GitHub {
     requests: Mutex<Vec<String>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    lock_any(m)
-}
-
 /// Locks a mutex; a panic in another holder does not poison the emulator.
-pub(crate) fn lock_any<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

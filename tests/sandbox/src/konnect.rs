@@ -20,7 +20,7 @@ use serde_json::Value;
 
 pub use scenario::{Clock, Scenario, ScenarioError, default_scenario};
 
-use crate::github::lock_any as lock;
+use crate::github::lock;
 
 /// The token `sandbox up` and the tests use.
 pub const TOKEN: &str = "kpat_sandboxTokenForTheKonnectEmulator0123456789";

@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::github::lock_any as lock;
+use crate::github::lock;
 
 /// When a rule applies (all given conditions must hold).
 #[derive(Debug, Clone, Default, Deserialize)]

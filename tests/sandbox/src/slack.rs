@@ -15,7 +15,7 @@ use serde_json::Value;
 
 pub use model::{Workspace, WorkspaceError};
 
-use crate::github::lock_any as lock;
+use crate::github::lock;
 
 /// The bot token with every scope the server needs.
 pub const BOT_TOKEN: &str = "xoxb-sandbox-bot-token-0001";

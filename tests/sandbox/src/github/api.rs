@@ -224,18 +224,18 @@ pub fn resolve(r: &Repo, rev: &str) -> Result<String, ApiError> {
     })
 }
 
+/// `(page, per_page)` of a list request: 1-based page, 30 per page by default, at most 100.
+fn page_window(q: &HashMap<String, String>) -> (usize, usize) {
+    let num = |k: &str| q.get(k).and_then(|v| v.parse::<usize>().ok());
+    (
+        num("page").unwrap_or(1).max(1),
+        num("per_page").unwrap_or(30).clamp(1, 100),
+    )
+}
+
 /// `page` and `per_page` (max 100, default 30) applied to `items`, plus a `Link` header.
 pub fn paginate(items: Vec<Value>, q: &HashMap<String, String>, path: &str) -> Response {
-    let per_page = q
-        .get("per_page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(30)
-        .clamp(1, 100);
-    let page = q
-        .get("page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
+    let (page, per_page) = page_window(q);
     let total = items.len();
     let slice: Vec<Value> = items
         .into_iter()
@@ -535,16 +535,7 @@ async fn runs(
             .collect();
         runs.sort_by_key(|w| std::cmp::Reverse(w.created_at));
         let total = runs.len();
-        let per_page = q
-            .get("per_page")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(30usize)
-            .clamp(1, 100);
-        let page = q
-            .get("page")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1usize)
-            .max(1);
+        let (page, per_page) = page_window(&q);
         let items: Vec<Value> = runs
             .into_iter()
             .skip((page - 1) * per_page)
