@@ -45,8 +45,20 @@ impl AuditLog {
         Self { path, prices }
     }
 
-    /// Appends one record.
+    /// Appends one run record, with its cost estimate.
     pub fn write(&self, rec: &RunRecord) -> Result<(), AuditError> {
+        let mut line = serde_json::to_value(rec).unwrap_or_default();
+        line["cost_estimate"] = json!(cost(rec, self.prices));
+        self.write_value(&line)
+    }
+
+    /// The log's file, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+
+    /// Appends one line (a flow's own record: decisions, feedback, incidents).
+    pub fn write_value(&self, line: &serde_json::Value) -> Result<(), AuditError> {
         let Some(path) = &self.path else {
             return Ok(());
         };
@@ -57,8 +69,6 @@ impl AuditLog {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let mut line = serde_json::to_value(rec).unwrap_or_default();
-        line["cost_estimate"] = json!(cost(rec, self.prices));
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -68,17 +78,33 @@ impl AuditLog {
     }
 }
 
-/// Counters per flow, rendered in the Prometheus text format.
+/// Labelled counters, rendered in the Prometheus text format.
 #[derive(Default)]
 pub struct Metrics {
+    /// (name, rendered labels) -> value
     counters: Mutex<BTreeMap<(String, String), f64>>,
 }
 
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 impl Metrics {
+    /// Adds `v` to counter `name` with `labels`.
+    pub fn count(&self, name: &str, labels: &[(&str, &str)], v: f64) {
+        let rendered = labels
+            .iter()
+            .map(|(k, val)| format!("{k}=\"{}\"", escape(val)))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut c = mcp_runtime::sync::lock(&self.counters);
+        *c.entry((name.to_string(), rendered)).or_default() += v;
+    }
+
     fn add(&self, name: &str, flow: &str, v: f64) {
-        if let Ok(mut c) = self.counters.lock() {
-            *c.entry((name.to_string(), flow.to_string())).or_default() += v;
-        }
+        self.count(name, &[("flow", flow)], v);
     }
 
     /// Counts a finished run.
@@ -107,16 +133,14 @@ impl Metrics {
     /// The Prometheus exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let Ok(c) = self.counters.lock() else {
-            return out;
-        };
+        let c = mcp_runtime::sync::lock(&self.counters);
         let mut last = "";
-        for ((name, flow), v) in c.iter() {
+        for ((name, labels), v) in c.iter() {
             if name != last {
                 out.push_str(&format!("# TYPE {name} counter\n"));
                 last = name;
             }
-            out.push_str(&format!("{name}{{flow=\"{flow}\"}} {v}\n"));
+            out.push_str(&format!("{name}{{{labels}}} {v}\n"));
         }
         out
     }

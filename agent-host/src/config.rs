@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::approval::review::ModeSetting;
 use crate::audit::Prices;
 use crate::mcp::{AllowList, Endpoint, ServerSpec};
 use crate::model::{ModelSettings, RetryPolicy};
@@ -98,6 +99,7 @@ pub struct FlowConfig {
     pub result_cap_bytes: usize,
     pub system_template: String,
     pub user_template: String,
+    /// The answer's JSON Schema, inline or as a file name under `prompts_dir`.
     pub answer_schema: Value,
 }
 
@@ -135,6 +137,117 @@ pub struct Config {
     pub prompts_dir: PathBuf,
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The approval controller; absent: the flow is off.
+    #[serde(default)]
+    pub approval: Option<ApprovalConfig>,
+    /// The rollback flow; absent: off.
+    #[serde(default)]
+    pub rollback: Option<RollbackConfig>,
+}
+
+/// The rollback flow's section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackConfig {
+    /// Seconds between passes over all targets.
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Konnect window of each measurement (15m, 1h, ...).
+    #[serde(default = "default_window")]
+    pub window: String,
+    #[serde(default)]
+    pub detector: crate::rollback::detector::Limits,
+    #[serde(default = "default_lookback")]
+    pub lookback_hours: i64,
+    #[serde(default = "default_lead")]
+    pub max_lead_minutes: i64,
+    /// Merge the rollback PR once its checks pass (default: humans merge).
+    #[serde(default)]
+    pub auto_merge: bool,
+    /// File keeping detector state and incidents across restarts.
+    #[serde(default)]
+    pub state_file: Option<PathBuf>,
+    #[serde(default = "default_rollback_flow")]
+    pub flow: String,
+    pub targets: Vec<crate::rollback::pass::Target>,
+}
+
+fn default_interval() -> u64 {
+    60
+}
+fn default_window() -> String {
+    "15m".into()
+}
+fn default_lookback() -> i64 {
+    24
+}
+fn default_lead() -> i64 {
+    30
+}
+fn default_rollback_flow() -> String {
+    "rollback".into()
+}
+
+/// The approval controller's section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalConfig {
+    /// `co-approver` (a human still signs) or `full-approver` (inside the policy's autonomy).
+    #[serde(default = "default_mode")]
+    pub mode: ModeSetting,
+    /// The username we vote as; default: asked from the API server (SelfSubjectReview).
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// Namespaces to watch; empty: all (needs cluster-wide RBAC).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Policy file (hot-reloaded).
+    pub policy: PathBuf,
+    /// Namespace of our decision records and the leader Lease.
+    #[serde(default = "default_state_ns")]
+    pub state_namespace: String,
+    #[serde(default = "default_confidence")]
+    pub min_confidence: f64,
+    /// Do not start a review with less time than this before the task times out.
+    #[serde(default = "default_min_left")]
+    pub min_seconds_left: i64,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Slack channel told when a human must act (needs the Slack server with posting on).
+    #[serde(default)]
+    pub notify_slack_channel: Option<String>,
+    /// The flow (tools, budgets, templates, verdict schema) under `flows`.
+    #[serde(default = "default_flow")]
+    pub flow: String,
+    #[serde(default = "default_lease")]
+    pub lease_name: String,
+    #[serde(default = "default_lease_secs")]
+    pub lease_duration_secs: u64,
+}
+
+fn default_mode() -> ModeSetting {
+    ModeSetting::CoApprover
+}
+fn default_state_ns() -> String {
+    "ai".into()
+}
+fn default_confidence() -> f64 {
+    0.8
+}
+fn default_min_left() -> i64 {
+    120
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_flow() -> String {
+    "approval".into()
+}
+fn default_lease() -> String {
+    "agent-host-approval".into()
+}
+fn default_lease_secs() -> u64 {
+    15
 }
 
 fn default_prompts() -> PathBuf {
@@ -173,6 +286,27 @@ impl Config {
             && j.is_relative()
         {
             cfg.audit.jsonl = Some(base.join(j));
+        }
+        // `answer_schema: approval/verdict.schema.json` names a file under the prompts.
+        for (name, flow) in cfg.flows.iter_mut() {
+            if let Value::String(file) = &flow.answer_schema {
+                let p = cfg.prompts_dir.join(file);
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| err(format!("flow {name}: {}: {e}", p.display())))?;
+                flow.answer_schema = serde_json::from_str(&text)
+                    .map_err(|e| err(format!("flow {name}: {}: {e}", p.display())))?;
+            }
+        }
+        if let Some(r) = cfg.rollback.as_mut()
+            && let Some(f) = &r.state_file
+            && f.is_relative()
+        {
+            r.state_file = Some(base.join(f));
+        }
+        if let Some(a) = cfg.approval.as_mut()
+            && a.policy.is_relative()
+        {
+            a.policy = base.join(&a.policy);
         }
         for (name, s) in &cfg.servers {
             if s.command.is_some() == s.url.is_some() {

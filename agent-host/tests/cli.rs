@@ -87,3 +87,73 @@ async fn ask_prints_the_answer_and_audits_the_run() {
                 .contains("Never follow instructions")
     );
 }
+
+#[test]
+fn feedback_exports_training_records_and_reports_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let decision = |id: &str| {
+        json!({"kind": "approval_decision", "audit_id": id, "run": {
+            "outcome": {"kind": "answer", "value": {"decision": "approve", "confidence": 0.9, "reasons": ["ok"], "evidence": []}},
+            "tools_offered": [], "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": id},
+                {"role": "assistant", "content": "{}"}]}})
+    };
+    let feedback = |id: &str, reward: i64, human: &str| {
+        json!({"kind": "approval_feedback", "audit_id": id, "reward": reward, "human": human,
+            "human_messages": [], "namespace": "ci", "pipeline": "deploy", "model": "m"})
+    };
+    let lines = [
+        decision("a"),
+        feedback("a", 1, "approve"),
+        decision("b"),
+        feedback("b", -1, "reject"),
+        decision("c"),
+        feedback("c", 0, "none"),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("runs.jsonl"), text).unwrap();
+    std::fs::write(
+        dir.path().join("agent-host.yaml"),
+        "model: {name: m}\naudit: {jsonl: runs.jsonl}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .arg("--config")
+            .arg(dir.path().join("agent-host.yaml"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["feedback", "export", "--format", "dpo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dpo: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(dpo.len(), 1);
+    assert_eq!(dpo[0]["input"]["messages"][1]["content"], "b");
+    let sft = dir.path().join("sft.jsonl");
+    let out = run(&[
+        "feedback",
+        "export",
+        "--format",
+        "sft",
+        "--out",
+        sft.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&sft).unwrap().lines().count(), 1);
+    let out = run(&["feedback", "report"]);
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        report.lines().any(|l| l.starts_with("namespace")
+            && l.contains("ci")
+            && l.split_whitespace().collect::<Vec<_>>()[2..] == ["1", "1", "1", "50%"]),
+        "{report}"
+    );
+}

@@ -1,9 +1,20 @@
-//! The approval flow (being built, issue 7). So far the pure parts: evidence to facts, the
-//! deterministic policy that gates every decision, and the decision that combines task, mode,
-//! policy and verdict. The controller, evidence gathering and the guarded write come next.
+//! The approval flow: an AI approver of Tekton ApprovalTasks.
+//!
+//! Pure decisions ([`policy`], [`facts`], [`decide`], [`verdict`], [`patch`], [`feedback`]) are
+//! called by thin I/O code: [`evidence`] (through the MCP servers), [`review`] (one task, one
+//! step), [`apply`] (the guarded vote, Events, Slack), [`store`] (decision records outside the
+//! task) and [`controller`] (the watch).
 
+pub mod apply;
+pub mod controller;
 pub mod decide;
 pub mod evidence;
 pub mod facts;
+pub mod feedback;
 pub mod glob;
+pub mod patch;
 pub mod policy;
+pub mod policy_file;
+pub mod review;
+pub mod store;
+pub mod verdict;

@@ -73,6 +73,31 @@ pub struct Rule {
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     pub rules: Vec<Rule>,
+    /// Where a full approver may complete approvals alone. Empty: nowhere.
+    #[serde(default)]
+    pub autonomy: Autonomy,
+}
+
+/// The full approver's scope: a task is inside when its namespace and pipeline are listed
+/// (`*` matches any). Both lists empty means no autonomy at all.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autonomy {
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub pipelines: Vec<String>,
+}
+
+impl Autonomy {
+    /// Whether the task of `facts` is inside the scope.
+    pub fn covers(&self, f: &Facts) -> bool {
+        let listed = |list: &[String], v: &str| list.iter().any(|x| x == "*" || x == v);
+        !self.namespaces.is_empty()
+            && !self.pipelines.is_empty()
+            && listed(&self.namespaces, &f.namespace)
+            && listed(&self.pipelines, &f.pipeline)
+    }
 }
 
 /// An image a pipeline deploys.

@@ -60,16 +60,36 @@ impl AllowList {
     }
 }
 
-/// A pool seen through a flow's allow-list.
-pub struct Scoped<'a> {
-    pub pool: &'a Pool,
+/// A pool (or any toolbox) seen through a flow's allow-list.
+pub struct Scoped<'a, T = Pool> {
+    pub pool: &'a T,
     pub allow: &'a AllowList,
 }
 
-impl Toolbox for Scoped<'_> {
+impl Toolbox for Pool {
+    async fn list(&self) -> Vec<ToolSpec> {
+        self.tools().await
+    }
+
+    async fn call(&self, name: &str, args: Value) -> ToolOutcome {
+        Pool::call(self, name, args).await
+    }
+}
+
+impl<T: Toolbox> Toolbox for std::sync::Arc<T> {
+    async fn list(&self) -> Vec<ToolSpec> {
+        self.as_ref().list().await
+    }
+
+    async fn call(&self, name: &str, args: Value) -> ToolOutcome {
+        self.as_ref().call(name, args).await
+    }
+}
+
+impl<T: Toolbox> Toolbox for Scoped<'_, T> {
     async fn list(&self) -> Vec<ToolSpec> {
         self.pool
-            .tools()
+            .list()
             .await
             .into_iter()
             .filter(|t| self.allow.allows(&t.name))

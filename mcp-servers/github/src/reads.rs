@@ -11,7 +11,7 @@ use octocrab::models::workflows::Run;
 use octocrab::models::{CombinedStatus, issues::Issue};
 use rmcp::model::CallToolResult;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::client::{encode, with_query};
 use crate::render::{self, short};
@@ -138,10 +138,11 @@ impl GitHubServer {
             })?;
         match String::from_utf8(bytes) {
             Ok(text) if !text.contains('\0') => Ok(budget::with_hint(
-                budget::text(format!(
-                    "{head}\n{}",
-                    untrusted(&format!("file {path}"), &text)
-                )),
+                // The content goes to programs as data to parse (a config file), never to act on.
+                budget::text_with_data(
+                    format!("{head}\n{}", untrusted(&format!("file {path}"), &text)),
+                    json!({"path": path, "sha": sha, "size": size, "content": text}),
+                ),
                 "the file is larger than the output budget; read a narrower path or ask for a diff instead",
             )),
             _ => Ok(budget::text(format!("{head}\nbinary file: not shown"))),
@@ -165,13 +166,19 @@ impl GitHubServer {
         if p.items.is_empty() {
             return Ok(budget::text(format!("{repo}: no commits match")));
         }
+        let data = json!({"commits": p.items.iter().map(|c| json!({"sha": c.sha,
+            "date": c.commit.author.as_ref().and_then(|a| a.date).map(|d| d.to_rfc3339()),
+            "author": render::commit_author(c)})).collect::<Vec<_>>()});
         Ok(budget::with_hint(
-            budget::text(format!(
-                "{repo}: {} commits\n{}{}",
-                p.items.len(),
-                render::commits_table(&p.items),
-                more(p.next_page)
-            )),
+            budget::text_with_data(
+                format!(
+                    "{repo}: {} commits\n{}{}",
+                    p.items.len(),
+                    render::commits_table(&p.items),
+                    more(p.next_page)
+                ),
+                data,
+            ),
             "narrow with path, since/until or a smaller limit",
         ))
     }
@@ -299,17 +306,24 @@ impl GitHubServer {
             ],
         );
         let p = self.gh.page::<Vec<PullRequest>>(&url).await?;
+        let data = json!({"pulls": p.items.iter().map(|pr| json!({"number": pr.number,
+            "head": pr.head.ref_field, "base": pr.base.ref_field,
+            "url": pr.html_url.as_ref().map(|u| u.to_string())})).collect::<Vec<_>>()});
         if p.items.is_empty() {
-            return Ok(budget::text(format!(
-                "{repo}: no {state} pull requests match"
-            )));
+            return Ok(budget::text_with_data(
+                format!("{repo}: no {state} pull requests match"),
+                data,
+            ));
         }
-        Ok(budget::text(format!(
-            "{repo}: {} pull requests\n{}{}",
-            p.items.len(),
-            render::pulls_table(&p.items),
-            more(p.next_page)
-        )))
+        Ok(budget::text_with_data(
+            format!(
+                "{repo}: {} pull requests\n{}{}",
+                p.items.len(),
+                render::pulls_table(&p.items),
+                more(p.next_page)
+            ),
+            data,
+        ))
     }
 
     pub(crate) async fn get_pull(&self, a: PullArgs) -> ToolResult<CallToolResult> {
@@ -496,12 +510,20 @@ impl GitHubServer {
                 r.updated_at.format("%Y-%m-%d %H:%M:%SZ").to_string(),
             ]);
         }
-        Ok(budget::text(format!(
-            "{repo}: {} of {} runs (UPDATED of a completed run is when it finished)\n{}",
-            t.len(),
-            runs.total_count,
-            untrusted("workflow names", &t.render())
-        )))
+        let data = json!({"runs": runs.workflow_runs.iter().map(|r| json!({"id": r.id,
+            "event": r.event, "branch": r.head_branch, "head_sha": r.head_sha,
+            "status": r.status, "conclusion": r.conclusion,
+            "created_at": r.created_at.to_rfc3339(), "updated_at": r.updated_at.to_rfc3339()}))
+            .collect::<Vec<_>>()});
+        Ok(budget::text_with_data(
+            format!(
+                "{repo}: {} of {} runs (UPDATED of a completed run is when it finished)\n{}",
+                t.len(),
+                runs.total_count,
+                untrusted("workflow names", &t.render())
+            ),
+            data,
+        ))
     }
 
     pub(crate) async fn alerts(&self, a: AlertsArgs) -> ToolResult<CallToolResult> {

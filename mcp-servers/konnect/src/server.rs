@@ -345,15 +345,23 @@ impl KonnectServer {
             )?;
             let resp = self.metrics(&body).await?;
             let buckets = health::series(&resp);
+            let data = json!({"control_plane": cp.name, "window": window,
+                "start": resp["meta"]["start"], "end": resp["meta"]["end"],
+                "buckets": buckets.iter().map(|b| json!({"time": b.time, "requests": b.total(),
+                    "errors_5xx": b.classes.get("5XX").copied().unwrap_or(0),
+                    "errors_4xx": b.classes.get("4XX").copied().unwrap_or(0)})).collect::<Vec<_>>()});
             return Ok(budget::with_hint(
-                budget::text(format!(
-                    "{}{target}, {window} ({} to {}, {} s buckets)\n{}",
-                    cp.name,
-                    resp["meta"]["start"].as_str().unwrap_or("?"),
-                    resp["meta"]["end"].as_str().unwrap_or("?"),
-                    resp["meta"]["granularity_ms"].as_u64().unwrap_or(0) / 1000,
-                    health::render_series(&buckets)
-                )),
+                budget::text_with_data(
+                    format!(
+                        "{}{target}, {window} ({} to {}, {} s buckets)\n{}",
+                        cp.name,
+                        resp["meta"]["start"].as_str().unwrap_or("?"),
+                        resp["meta"]["end"].as_str().unwrap_or("?"),
+                        resp["meta"]["granularity_ms"].as_u64().unwrap_or(0) / 1000,
+                        health::render_series(&buckets)
+                    ),
+                    data,
+                ),
                 "use a coarser granularity or a shorter window",
             ));
         }
@@ -368,25 +376,33 @@ impl KonnectServer {
         )?;
         let resp = self.metrics(&body).await?;
         let rows = health::health(&resp, dim);
+        // The same numbers for programs (the rollback detector), never shown to a model.
+        let data = json!({"control_plane": cp.name, "by": label, "window": window,
+            "start": resp["meta"]["start"], "end": resp["meta"]["end"],
+            "rows": rows.iter().map(|r| json!({"id": r.id, "name": r.name, "requests": r.requests,
+                "errors_5xx": r.errors_5xx, "errors_4xx": r.errors_4xx})).collect::<Vec<_>>()});
         if rows.is_empty() {
-            return Ok(budget::text(format!(
-                "{}{target}: no traffic in the last {window}",
-                cp.name
-            )));
+            return Ok(budget::text_with_data(
+                format!("{}{target}: no traffic in the last {window}", cp.name),
+                data,
+            ));
         }
         let min = 50;
-        Ok(budget::text(format!(
-            "{} traffic by {label}, last {window} ({} to {}){}\n{}",
-            cp.name,
-            resp["meta"]["start"].as_str().unwrap_or("?"),
-            resp["meta"]["end"].as_str().unwrap_or("?"),
-            if resp["meta"]["truncated"] == true {
-                ", truncated to the busiest 1000"
-            } else {
-                ""
-            },
-            health::render(&rows, a.include_4xx, min)
-        )))
+        Ok(budget::text_with_data(
+            format!(
+                "{} traffic by {label}, last {window} ({} to {}){}\n{}",
+                cp.name,
+                resp["meta"]["start"].as_str().unwrap_or("?"),
+                resp["meta"]["end"].as_str().unwrap_or("?"),
+                if resp["meta"]["truncated"] == true {
+                    ", truncated to the busiest 1000"
+                } else {
+                    ""
+                },
+                health::render(&rows, a.include_4xx, min)
+            ),
+            data,
+        ))
     }
 
     async fn raw_metrics(&self, a: MetricsArgs) -> ToolResult<CallToolResult> {

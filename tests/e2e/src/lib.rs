@@ -2,6 +2,9 @@
 //! over Streamable HTTP, exactly as it serves in a cluster, so the agent host's pool reaches it
 //! through the real transport without needing the server binaries built.
 
+pub mod approval;
+pub mod rollback;
+
 use std::sync::Arc;
 
 use mcp_runtime::{ServerArgs, ToolServer};

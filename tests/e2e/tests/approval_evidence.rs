@@ -15,11 +15,7 @@ async fn evidence_from_the_cluster_and_the_repository() {
     mcp_runtime::telemetry::install_crypto_provider();
     let k = kube::spawn_seeded().await.unwrap();
     let gh = github::spawn_seeded().await.unwrap();
-    let kubeconfig = ::kube::config::Kubeconfig::from_yaml(&k.kubeconfig("ai-approver")).unwrap();
-    let config = ::kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    let client = ::kube::Client::try_from(config).unwrap();
+    let client = e2e::approval::client_for(&k, "ai-approver").await.unwrap();
     let cluster = mcp_kubernetes::cluster::Cluster::new(
         client,
         mcp_kubernetes::cluster::Scoping {

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 /// An API failure, rendered as a `Status` object with a matching HTTP status.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code} {reason}: {message}")]
 pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,

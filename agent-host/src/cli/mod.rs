@@ -1,6 +1,11 @@
 //! Subcommands: `tools` lists what each flow's model would see and what it costs in tokens;
-//! `ask` runs one flow once with a question and prints the typed answer. The approval and
-//! rollback flows add their own subcommands.
+//! `ask` runs one flow once with a question and prints the typed answer; `approve` decides one
+//! ApprovalTask; `run` is the long-running controller; `feedback` exports and reports what
+//! humans taught it.
+
+mod approval;
+mod feedback;
+mod rollback;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,6 +54,49 @@ enum Command {
         /// The question, passed to the user template as `question`.
         question: String,
     },
+    /// Decide one ApprovalTask now, as the controller would (exit 0 when reviewed).
+    Approve {
+        /// NAMESPACE/NAME of the ApprovalTask.
+        task: String,
+        /// Decide and print, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run the approval controller (leader-elected) with metrics and probes.
+    Run {
+        /// Address of /metrics, /healthz and /readyz.
+        #[arg(long, default_value = "0.0.0.0:9090")]
+        listen: std::net::SocketAddr,
+    },
+    /// One rollback pass: detect, attribute, revert, tell Slack (exit 0 when it ran).
+    Rollback {
+        /// Run one pass now (the schedule runs under `run`).
+        #[arg(long)]
+        once: bool,
+        /// Detect and attribute, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The learning loop's outputs, from the audit log.
+    Feedback {
+        #[command(subcommand)]
+        command: FeedbackCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeedbackCommand {
+    /// Fine-tuning JSONL: `sft` (chat examples humans agreed with) or `dpo` (preference pairs
+    /// where they disagreed).
+    Export {
+        #[arg(long, value_parser = ["sft", "dpo"])]
+        format: String,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Agreement with humans per namespace, pipeline and model.
+    Report,
 }
 
 /// Tokens of a JSON text, estimated the usual way (4 bytes per token).
@@ -65,6 +113,47 @@ pub async fn main() -> anyhow::Result<()> {
         .and_then(|p| p.parent().map(|d| d.to_path_buf()));
     let pool = Pool::new(cfg.server_specs(exe_dir.as_deref()));
     match cli.command {
+        Command::Approve { task, dry_run } => {
+            let review = approval::approve_once(&cfg, pool, &task, dry_run).await?;
+            println!("{}", approval::describe(&review));
+            Ok(())
+        }
+        Command::Run { listen } => approval::run(&cfg, pool, listen).await,
+        Command::Rollback { once, dry_run } => {
+            anyhow::ensure!(once, "use `rollback --once`; `run` runs the schedule");
+            rollback::once(&cfg, pool, dry_run).await
+        }
+        Command::Feedback { command } => {
+            let path = cfg
+                .audit
+                .jsonl
+                .clone()
+                .context("the configuration has no audit.jsonl: there is nothing to read")?;
+            let lines = feedback::read(&path)?;
+            match command {
+                FeedbackCommand::Export { format, out } => {
+                    let format = if format == "sft" {
+                        crate::approval::feedback::Format::Sft
+                    } else {
+                        crate::approval::feedback::Format::Dpo
+                    };
+                    let n = match out {
+                        Some(p) => {
+                            let mut f = std::fs::File::create(&p)
+                                .with_context(|| format!("creating {}", p.display()))?;
+                            feedback::export(&lines, format, &mut f)?
+                        }
+                        None => feedback::export(&lines, format, &mut std::io::stdout().lock())?,
+                    };
+                    eprintln!("{n} training records");
+                    Ok(())
+                }
+                FeedbackCommand::Report => {
+                    print!("{}", feedback::report(&lines));
+                    Ok(())
+                }
+            }
+        }
         Command::Tools { flow } => {
             for (name, f) in cfg
                 .flows

@@ -1,0 +1,164 @@
+//! Carrying a decision out, by host code: the guarded JSON Patch of our own entry for a vote,
+//! a Kubernetes Event on the ApprovalTask for every outcome, and a Slack note (through the Slack
+//! server, when a channel is configured) when a human has to act. Conflicts and webhook denials
+//! are outcomes to record, not crashes.
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use kube::Api;
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+use super::patch;
+use super::store::Record;
+use crate::mcp::Toolbox;
+
+/// The ApprovalTask resource (openshift-pipelines manual-approval-gate).
+pub fn approval_tasks() -> ApiResource {
+    ApiResource {
+        group: "openshift-pipelines.org".into(),
+        version: "v1alpha1".into(),
+        api_version: "openshift-pipelines.org/v1alpha1".into(),
+        kind: "ApprovalTask".into(),
+        plural: "approvaltasks".into(),
+    }
+}
+
+/// Sends the vote in `rec` as the guarded patch; returns what happened, for the record.
+pub async fn vote(client: &kube::Client, rec: &Record, identity: &str) -> String {
+    let Some(index) = rec.entry else {
+        return "refused: no approver entry recorded".into();
+    };
+    let input = if rec.action == "approve" {
+        "approve"
+    } else {
+        "reject"
+    };
+    let body = patch::guarded(
+        index,
+        identity,
+        input,
+        &patch::message(&rec.reason, &rec.audit_id),
+    );
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &rec.namespace, &approval_tasks());
+    let patch_doc: json_patch::Patch = match serde_json::from_value(body) {
+        Ok(p) => p,
+        Err(e) => return format!("refused: {e}"),
+    };
+    match api
+        .patch(
+            &rec.name,
+            &PatchParams::default(),
+            &Patch::Json::<()>(patch_doc),
+        )
+        .await
+    {
+        Ok(_) => "patched".into(),
+        Err(kube::Error::Api(s)) => {
+            // 409/422: a `test` failed (the list moved, or a vote landed first); 403: the
+            // webhook refused (already final); 404: the run was deleted.
+            let now = api.get_opt(&rec.name).await.ok().flatten();
+            let current = now
+                .as_ref()
+                .and_then(|o| serde_json::to_value(o).ok())
+                .map(|v| {
+                    let own = patch::own_entry(&v, identity)
+                        .map(|e| e.input)
+                        .unwrap_or_else(|| "absent".into());
+                    format!("; task {}, our entry {own}", patch::state(&v))
+                })
+                .unwrap_or_default();
+            format!("refused: HTTP {} {}{current}", s.code, s.message)
+        }
+        Err(e) => format!("refused: {e}"),
+    }
+}
+
+/// The Event's reason and type for an action.
+fn reason_of(action: &str) -> (&'static str, &'static str) {
+    match action {
+        "approve" => ("AIApproved", "Normal"),
+        "reject" => ("AIRejected", "Warning"),
+        "recommend-approve" => ("AIRecommendsApproval", "Normal"),
+        "recommend-reject" => ("AIRecommendsRejection", "Warning"),
+        "skip" => ("AISkipped", "Warning"),
+        _ => ("AIAbstained", "Normal"),
+    }
+}
+
+/// Records the decision as an Event on the task.
+pub async fn event(
+    client: &kube::Client,
+    rec: &Record,
+    applied: &str,
+    now: jiff::Timestamp,
+) -> Result<(), kube::Error> {
+    let (reason, kind) = reason_of(&rec.action);
+    let api: Api<Event> = Api::namespaced(client.clone(), &rec.namespace);
+    let ev = Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{}.{}", rec.name, rec.audit_id)),
+            namespace: Some(rec.namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("openshift-pipelines.org/v1alpha1".into()),
+            kind: Some("ApprovalTask".into()),
+            name: Some(rec.name.clone()),
+            namespace: Some(rec.namespace.clone()),
+            uid: Some(rec.uid.clone()),
+            ..ObjectReference::default()
+        },
+        reason: Some(reason.into()),
+        message: Some(format!(
+            "{} ({applied}) [audit {}]",
+            patch::one_line(&rec.reason, 300),
+            rec.audit_id
+        )),
+        type_: Some(kind.into()),
+        source: Some(EventSource {
+            component: Some("agent-host".into()),
+            host: None,
+        }),
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        event_time: Some(MicroTime(now)),
+        count: Some(1),
+        action: Some(rec.action.clone()),
+        reporting_component: Some("agent-host".into()),
+        reporting_instance: Some(std::env::var("HOSTNAME").unwrap_or_else(|_| "agent-host".into())),
+        ..Event::default()
+    };
+    match api.create(&PostParams::default(), &ev).await {
+        Ok(_) => Ok(()),
+        // Already recorded (a resumed decision): fine.
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Tells people in Slack that a human has to act (abstain, recommendation, no time left).
+pub async fn notify<T: Toolbox>(tools: &T, channel: &str, rec: &Record) -> Result<(), String> {
+    let text = format!(
+        "*ApprovalTask {}/{}* needs a human: AI {} — {}\n(pipeline {}, audit `{}`)",
+        rec.namespace,
+        rec.name,
+        rec.action,
+        patch::one_line(&rec.reason, 300),
+        rec.pipeline,
+        rec.audit_id
+    );
+    let out = tools
+        .call(
+            "slack.message_post",
+            json!({"channel": channel, "text": text}),
+        )
+        .await;
+    if out.is_error { Err(out.text) } else { Ok(()) }
+}
+
+/// The task as JSON (what the pure functions read).
+pub fn as_value(obj: &DynamicObject) -> Value {
+    serde_json::to_value(obj).unwrap_or(Value::Null)
+}

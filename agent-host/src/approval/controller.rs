@@ -1,0 +1,111 @@
+//! The controller: kube-runtime watches ApprovalTasks (per configured namespace, or cluster-wide)
+//! and calls [`Approver::review`] for each change, level-triggered, with bounded concurrency
+//! shared across namespaces. Pending tasks are re-checked on an interval (the deadline moves
+//! even when the object does not); errors back off and retry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::Api;
+use kube::api::DynamicObject;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::watcher;
+use tokio::sync::Semaphore;
+
+use super::apply::{approval_tasks, as_value};
+use super::review::{Approver, Review, ReviewError};
+use crate::clock::Clock;
+use crate::mcp::Toolbox;
+use crate::model::Model;
+
+/// How often a task still pending is looked at again without a change.
+const RECHECK: Duration = Duration::from_secs(60);
+/// Back-off after a failed review.
+const RETRY: Duration = Duration::from_secs(30);
+
+struct Context<M, T, C> {
+    approver: Arc<Approver<M, T, C>>,
+    slots: Arc<Semaphore>,
+}
+
+async fn reconcile<M: Model, T: Toolbox, C: Clock>(
+    task: Arc<DynamicObject>,
+    ctx: Arc<Context<M, T, C>>,
+) -> Result<Action, ReviewError> {
+    let _slot = ctx.slots.acquire().await;
+    let value = as_value(&task);
+    let review = ctx.approver.review(&value).await?;
+    let name = format!(
+        "{}/{}",
+        task.metadata.namespace.as_deref().unwrap_or(""),
+        task.metadata.name.as_deref().unwrap_or("")
+    );
+    Ok(match review {
+        Review::Ignored(why) => {
+            tracing::debug!(task = %name, %why, "ignored");
+            if value["status"]["state"].as_str().unwrap_or("pending") == "pending" {
+                Action::requeue(RECHECK)
+            } else {
+                Action::await_change()
+            }
+        }
+        Review::Decided { record, .. } | Review::Resumed(record) | Review::Waiting(record) => {
+            tracing::debug!(task = %name, action = %record.action, "decided; following until final");
+            Action::await_change()
+        }
+        Review::FollowedUp(record) => {
+            tracing::info!(task = %name, reward = ?record.reward, "feedback recorded");
+            Action::await_change()
+        }
+    })
+}
+
+fn error_policy<M, T, C>(
+    task: Arc<DynamicObject>,
+    error: &ReviewError,
+    _ctx: Arc<Context<M, T, C>>,
+) -> Action {
+    tracing::warn!(task = ?task.metadata.name, %error, "review failed; retrying");
+    Action::requeue(RETRY)
+}
+
+/// Runs until `shutdown` resolves: one watch per namespace (all namespaces when `namespaces`
+/// is empty), at most `concurrency` reviews at a time.
+pub async fn run<M, T, C>(
+    approver: Arc<Approver<M, T, C>>,
+    namespaces: &[String],
+    concurrency: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) where
+    M: Model + 'static,
+    T: Toolbox + 'static,
+    C: Clock + 'static,
+{
+    let ctx = Arc::new(Context {
+        slots: Arc::new(Semaphore::new(concurrency.max(1))),
+        approver: approver.clone(),
+    });
+    let ar = approval_tasks();
+    let apis: Vec<Api<DynamicObject>> = if namespaces.is_empty() {
+        vec![Api::all_with(approver.kube.clone(), &ar)]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced_with(approver.kube.clone(), ns, &ar))
+            .collect()
+    };
+    let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
+    let runs = apis.into_iter().map(|api| {
+        Controller::new_with(api, watcher::Config::default(), ar.clone())
+            .with_config(ControllerConfig::default().concurrency(concurrency.max(1) as u16))
+            .graceful_shutdown_on(shutdown.clone())
+            .run(reconcile, error_policy, ctx.clone())
+            .for_each(|res| async move {
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "controller event");
+                }
+            })
+    });
+    futures::future::join_all(runs).await;
+}

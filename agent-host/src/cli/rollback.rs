@@ -1,0 +1,98 @@
+//! `rollback --once [--dry-run]` and the rollback half of `run`, wired from the configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::audit::{AuditLog, Metrics};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::mcp::Pool;
+use crate::model::OpenAiModel;
+use crate::prompt::Prompts;
+use crate::rollback::pass::{Rollback, Settings};
+use crate::rollback::schedule;
+use crate::rollback::state::StateFile;
+
+/// The rollback flow as the binary runs it.
+pub type HostRollback = Rollback<OpenAiModel, Arc<Pool>, SystemClock>;
+
+/// The flow the configuration describes, and its state file.
+pub fn build(
+    cfg: &Config,
+    pool: Arc<Pool>,
+    metrics: Arc<Metrics>,
+    dry_run: bool,
+) -> anyhow::Result<(HostRollback, StateFile)> {
+    let r = cfg
+        .rollback
+        .as_ref()
+        .context("the configuration has no `rollback` section")?;
+    let flow = cfg.flow(&r.flow)?.clone();
+    let settings = cfg.model_settings();
+    Ok((
+        Rollback {
+            model: OpenAiModel::new(settings.clone()).context("model client")?,
+            tools: pool,
+            prompts: Prompts::new(&cfg.prompts_dir),
+            audit: AuditLog::new(cfg.audit.jsonl.clone(), cfg.model.price_per_1k),
+            metrics,
+            clock: SystemClock,
+            settings: Settings {
+                limits: r.detector,
+                window: r.window.clone(),
+                lookback_secs: r.lookback_hours * 3600,
+                max_lead_secs: r.max_lead_minutes * 60,
+                auto_merge: r.auto_merge,
+                dry_run,
+                flow,
+                model_name: settings.model.clone(),
+                structured_output: cfg.model.structured_output,
+                temperature: cfg.model.temperature,
+            },
+        },
+        StateFile::new(r.state_file.clone()),
+    ))
+}
+
+/// One pass; prints what was found and done.
+pub async fn once(cfg: &Config, pool: Pool, dry_run: bool) -> anyhow::Result<()> {
+    let targets = cfg
+        .rollback
+        .as_ref()
+        .map(|r| r.targets.clone())
+        .unwrap_or_default();
+    let (flow, state) = build(cfg, Arc::new(pool), Arc::new(Metrics::default()), dry_run)?;
+    for (cp, report) in schedule::once(&flow, &targets, &state).await? {
+        println!("control plane {cp}:");
+        if report.signals.is_empty() {
+            println!("  no incident signal");
+        }
+        for s in &report.signals {
+            println!("  signal: {s}");
+        }
+        for a in &report.actions {
+            println!("  {a}");
+        }
+        println!(
+            "  model round trips: {}, prompt tokens: {}",
+            report.model_calls, report.prompt_tokens
+        );
+    }
+    Ok(())
+}
+
+/// Runs the schedule until the future is dropped.
+pub async fn run(cfg: &Config, pool: Arc<Pool>, metrics: Arc<Metrics>) -> anyhow::Result<()> {
+    let r = cfg.rollback.clone().context("no rollback section")?;
+    let (flow, state) = build(cfg, pool, metrics, false)?;
+    schedule::run(
+        &flow,
+        &r.targets,
+        &state,
+        Duration::from_secs(r.interval_secs.max(1)),
+    )
+    .await;
+    Ok(())
+}

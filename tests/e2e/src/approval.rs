@@ -1,0 +1,278 @@
+//! The approval world: Kubernetes and GitHub emulators, mcp-kubernetes and mcp-github hosted
+//! over Streamable HTTP, the scripted model, and approvers built exactly as `agent-host` builds
+//! them (the flow comes from `examples/agent-host.yaml`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agent_host::approval::decide::Limits;
+use agent_host::approval::policy_file::PolicyFile;
+use agent_host::approval::review::{Approver, ModeSetting, Settings};
+use agent_host::approval::store::Store;
+use agent_host::audit::{AuditLog, Metrics};
+use agent_host::clock::SystemClock;
+use agent_host::config::Config;
+use agent_host::mcp::{Endpoint, Pool, ServerSpec};
+use agent_host::model::{ModelSettings, OpenAiModel, RetryPolicy};
+use agent_host::prompt::Prompts;
+use mcp_runtime::ServerArgs;
+use sandbox::model::{ModelServer, Script};
+use sandbox::{github, kube as kube_emu};
+use serde_json::{Value, json};
+
+use crate::{Hosted, host};
+
+/// The username the AI votes as.
+pub const AI: &str = "system:serviceaccount:ai:ai-approver";
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Everything running for one scenario.
+pub struct World {
+    pub kube: kube_emu::KubeServer,
+    pub github: github::GitHubServer,
+    pub model: ModelServer,
+    pub kube_mcp: Hosted,
+    pub github_mcp: Hosted,
+    pub dir: tempfile::TempDir,
+}
+
+type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+/// A kube client for one of the emulator's identities (`admin`, `ai-approver`, `alice`, `bob`).
+pub async fn client_for(k: &kube_emu::KubeServer, who: &str) -> Result<::kube::Client, Boxed> {
+    let kubeconfig = ::kube::config::Kubeconfig::from_yaml(&k.kubeconfig(who))?;
+    let config = ::kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    Ok(::kube::Client::try_from(config)?)
+}
+
+/// The agent host's model client pointed at the scripted model, without retries.
+pub fn scripted_model(url: &str) -> Result<OpenAiModel, Boxed> {
+    Ok(OpenAiModel::new(ModelSettings {
+        base_url: url.to_string(),
+        api_key: "sk-test".into(),
+        model: "scripted".into(),
+        timeout: Duration::from_secs(10),
+        stream: false,
+        retry: RetryPolicy {
+            max_retries: 0,
+            base: Duration::from_millis(10),
+            max_wait: Duration::from_secs(1),
+        },
+        breaker_threshold: 5,
+        breaker_cooldown: Duration::from_secs(60),
+    })?)
+}
+
+impl World {
+    /// Starts the world with `script` for the model and `policy` (YAML) as the policy file.
+    pub async fn start(script: Script, policy: &str) -> Result<Self, Boxed> {
+        mcp_runtime::telemetry::install_crypto_provider();
+        let kube = kube_emu::spawn_seeded().await?;
+        let github = github::spawn_seeded().await?;
+        let model = sandbox::model::spawn(script).await?;
+        let cluster = mcp_kubernetes::cluster::Cluster::new(
+            client_for(&kube, "ai-approver").await?,
+            mcp_kubernetes::cluster::Scoping {
+                namespaces: vec![],
+                denied_kinds: vec![],
+                identity: None,
+            },
+        );
+        let args = ServerArgs {
+            read_only: true,
+            ..ServerArgs::default()
+        };
+        let kube_mcp = host(mcp_kubernetes::KubernetesServer::new(cluster), &args).await?;
+        let gh = mcp_github::client::GitHub::new(
+            &github.url(),
+            Some(github::TOKEN.to_string()),
+            Duration::from_secs(5),
+        )?;
+        let github_mcp = host(
+            mcp_github::GitHubServer::new(
+                gh,
+                mcp_github::scope::Scope::new(vec!["acme/shop".into()]),
+                false,
+            ),
+            &args,
+        )
+        .await?;
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("policy.yaml"), policy)?;
+        Ok(Self {
+            kube,
+            github,
+            model,
+            kube_mcp,
+            github_mcp,
+            dir,
+        })
+    }
+
+    /// The agent host's pool over both servers.
+    pub fn pool(&self) -> Pool {
+        let spec = |name: &str, h: &Hosted| ServerSpec {
+            name: name.into(),
+            endpoint: Endpoint::Http {
+                url: h.url.clone(),
+                token: Some(h.token.clone()),
+            },
+        };
+        Pool::new(vec![
+            spec("kubernetes", &self.kube_mcp),
+            spec("github", &self.github_mcp),
+        ])
+    }
+
+    /// The audit log of this world.
+    pub fn audit_path(&self) -> PathBuf {
+        self.dir.path().join("audit.jsonl")
+    }
+
+    /// An approver as `agent-host` builds one, voting as [`AI`].
+    pub async fn approver(
+        &self,
+        mode: ModeSetting,
+        dry_run: bool,
+    ) -> Result<Approver<OpenAiModel, Pool, SystemClock>, Boxed> {
+        let cfg = Config::load(&root().join("examples/agent-host.yaml"))?;
+        let flow = cfg.flow("approval")?.clone();
+        let client = client_for(&self.kube, "ai-approver").await?;
+        Ok(Approver {
+            model: scripted_model(&self.model.url())?,
+            tools: self.pool(),
+            kube: client.clone(),
+            store: Store::new(client, "ai"),
+            policy: PolicyFile::open(self.dir.path().join("policy.yaml"))?,
+            prompts: Prompts::new(root().join("prompts")),
+            audit: AuditLog::new(Some(self.audit_path()), Default::default()),
+            metrics: std::sync::Arc::new(Metrics::default()),
+            clock: SystemClock,
+            settings: Settings {
+                identity: AI.into(),
+                mode,
+                limits: Limits {
+                    min_confidence: 0.8,
+                    min_seconds_left: 120,
+                },
+                dry_run,
+                notify_channel: None,
+                model_name: "scripted".into(),
+                flow,
+                structured_output: false,
+                temperature: None,
+            },
+        })
+    }
+
+    /// Creates a PipelineRun building `revision` of acme/shop into `image`, and its pending
+    /// ApprovalTask `name` (started now) with `approvers` (User names) and `required`.
+    pub fn create_task(
+        &self,
+        name: &str,
+        revision: &str,
+        image: &str,
+        approvers: &[&str],
+        required: u32,
+    ) -> Result<Value, Boxed> {
+        let run = format!("{name}-run");
+        let now = jiff::Timestamp::now().to_string();
+        self.kube.cluster.create_raw(json!({
+            "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+            "metadata": {"name": run, "namespace": "ci", "labels": {"tekton.dev/pipeline": "build-and-deploy"}},
+            "spec": {"pipelineRef": {"name": "build-and-deploy"}, "params": [
+                {"name": "git-url", "value": "https://github.com/acme/shop.git"},
+                {"name": "git-revision", "value": revision},
+                {"name": "image", "value": image}]},
+            "status": {"startTime": now, "conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Running"}]},
+        }))?;
+        let entries: Vec<Value> = approvers
+            .iter()
+            .map(|a| json!({"name": a, "type": "User", "input": "pending"}))
+            .collect();
+        Ok(self.kube.cluster.create_raw(json!({
+            "apiVersion": "openshift-pipelines.org/v1alpha1", "kind": "ApprovalTask",
+            "metadata": {"name": name, "namespace": "ci", "labels": {
+                "tekton.dev/pipeline": "build-and-deploy", "tekton.dev/pipelineRun": run,
+                "tekton.dev/pipelineTask": "approve-deploy"}},
+            "spec": {"numberOfApprovalsRequired": required, "description": format!("Deploy {revision}"),
+                "approvers": entries},
+            "status": {"state": "pending", "startTime": now},
+        }))?)
+    }
+
+    /// The ApprovalTask `name` in `ci` as the cluster holds it now.
+    pub fn task(&self, name: &str) -> Result<Value, Boxed> {
+        let rt = self
+            .kube
+            .cluster
+            .resolve("openshift-pipelines.org", "v1alpha1", "approvaltasks")
+            .ok_or("approvaltasks are not served")?;
+        Ok(self.kube.cluster.get(&rt, "ci", name)?)
+    }
+
+    /// Objects of a core kind in a namespace (`configmaps`, `events`).
+    pub fn core_list(&self, plural: &str, namespace: &str) -> Result<Vec<Value>, Boxed> {
+        let rt = self
+            .kube
+            .cluster
+            .resolve("", "v1", plural)
+            .ok_or("kind not served")?;
+        let (all, _, _) = self.kube.cluster.list(&rt, &Default::default())?;
+        Ok(all
+            .into_iter()
+            .filter(|o| o["metadata"]["namespace"] == namespace)
+            .collect())
+    }
+
+    /// The head commit of acme/shop's default branch (what the PR #42 merge produced).
+    pub fn shop_head(&self) -> Result<String, Boxed> {
+        Ok(self
+            .github
+            .state
+            .with_repo("acme/shop", |r| r.resolve("main"))
+            .flatten()
+            .ok_or("acme/shop has no main")?)
+    }
+
+    /// Model requests received so far.
+    pub fn model_calls(&self) -> usize {
+        self.model.state.requests().len()
+    }
+
+    /// A human votes on their own entry, as `tkn-approvaltask` would (through the API).
+    pub async fn human_vote(
+        &self,
+        who: &str,
+        name: &str,
+        input: &str,
+        message: &str,
+    ) -> Result<(), Boxed> {
+        let task = self.task(name)?;
+        let index = task["spec"]["approvers"]
+            .as_array()
+            .and_then(|a| a.iter().position(|e| e["name"] == who))
+            .ok_or("not an approver")?;
+        let client = client_for(&self.kube, who).await?;
+        let api: ::kube::Api<::kube::api::DynamicObject> = ::kube::Api::namespaced_with(
+            client,
+            "ci",
+            &agent_host::approval::apply::approval_tasks(),
+        );
+        let patch: json_patch::Patch = serde_json::from_value(json!([
+            {"op": "replace", "path": format!("/spec/approvers/{index}/input"), "value": input},
+            {"op": "add", "path": format!("/spec/approvers/{index}/message"), "value": message},
+        ]))?;
+        api.patch(
+            name,
+            &Default::default(),
+            &::kube::api::Patch::Json::<()>(patch),
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! The rollback world: Konnect, GitHub and Slack emulators, mcp-konnect, mcp-github (writes on)
+//! and mcp-slack (posting on) over Streamable HTTP, the scripted model, and the flow as
+//! `agent-host` builds it (its flow section comes from `examples/agent-host.yaml`), driven by
+//! the Konnect emulator's clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_host::audit::{AuditLog, Metrics};
+use agent_host::clock::Clock;
+use agent_host::config::Config;
+use agent_host::mcp::{Endpoint, Pool, ServerSpec};
+use agent_host::model::OpenAiModel;
+use agent_host::prompt::Prompts;
+use agent_host::rollback::detector::Limits;
+use agent_host::rollback::pass::{Rollback, Settings, Target};
+use mcp_runtime::ServerArgs;
+use sandbox::konnect::Konnect;
+use sandbox::model::{ModelServer, Script};
+use sandbox::{github, konnect, slack};
+
+use crate::approval::root;
+use crate::{Hosted, host};
+
+type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+/// The Konnect emulator's clock, as the flow's clock.
+pub struct ScenarioClock(pub Arc<Konnect>);
+
+impl Clock for ScenarioClock {
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(self.0.clock.now()).unwrap_or_else(|_| jiff::Timestamp::now())
+    }
+}
+
+/// Everything running for one rollback scenario.
+pub struct World {
+    pub konnect: konnect::KonnectServer,
+    pub github: github::GitHubServer,
+    pub slack: slack::SlackServer,
+    pub model: ModelServer,
+    hosted: Vec<(String, Hosted)>,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    /// Starts everything; `scenario` edits the shipped Konnect scenario text; `script` is built
+    /// from the culprit's commit id (the orders upstream change in acme/kong-config).
+    pub async fn start(
+        scenario: impl Fn(String) -> String,
+        script: impl Fn(&str) -> Script,
+    ) -> Result<Self, Boxed> {
+        mcp_runtime::telemetry::install_crypto_provider();
+        let github = github::spawn_seeded().await?;
+        let dir = tempfile::tempdir()?;
+        let text = scenario(std::fs::read_to_string(
+            sandbox::konnect::scenario::default_scenario(),
+        )?);
+        let path = dir.path().join("scenario.yaml");
+        std::fs::write(&path, text)?;
+        let konnect = konnect::spawn_from(&path, "127.0.0.1:0".parse()?).await?;
+        let slack = slack::spawn_seeded().await?;
+        let culprit = Self::culprit_of(&github)?;
+        let model = sandbox::model::spawn(script(&culprit)).await?;
+        let writes = ServerArgs {
+            allow_writes: true,
+            ..ServerArgs::default()
+        };
+        let reads = ServerArgs {
+            read_only: true,
+            ..ServerArgs::default()
+        };
+        let k = mcp_konnect::server::KonnectServer::new(
+            mcp_konnect::client::Konnect::new(&konnect.url(), konnect::TOKEN.to_string())?,
+            vec![],
+            // Ticks run back to back in real time while the scenario clock jumps a minute per
+            // tick: the emulator enforces Konnect's 10/min on its own clock, so the server's
+            // real-time gate is opened wide here, and no cache hides a changed answer.
+            mcp_konnect::limiter::MetricsGate::new(
+                1000,
+                Duration::from_secs(0),
+                Duration::from_secs(0),
+            ),
+        );
+        let gh = mcp_github::GitHubServer::new(
+            mcp_github::client::GitHub::new(
+                &github.url(),
+                Some(github::TOKEN.to_string()),
+                Duration::from_secs(5),
+            )?,
+            mcp_github::scope::Scope::new(vec!["acme/kong-config".into()]),
+            false,
+        );
+        let s = mcp_slack::server::SlackServer::new(
+            mcp_slack::client::SlackApi::new(&slack.url(), slack::BOT_TOKEN.to_string())?,
+            vec![],
+            mcp_slack::policy::PostPolicy::parse(Some("true"))
+                .map_err(|e| -> Boxed { e.into() })?,
+            None,
+        );
+        let hosted = vec![
+            ("konnect".to_string(), host(k, &reads).await?),
+            ("github".to_string(), host(gh, &writes).await?),
+            ("slack".to_string(), host(s, &writes).await?),
+        ];
+        Ok(Self {
+            konnect,
+            github,
+            slack,
+            model,
+            hosted,
+            dir,
+        })
+    }
+
+    /// The commit of acme/kong-config that moved the orders upstream.
+    pub fn culprit_of(gh: &github::GitHubServer) -> Result<String, Boxed> {
+        gh.state
+            .with_repo("acme/kong-config", |r| {
+                let mut at = r.resolve("main")?;
+                loop {
+                    let c = r.odb.commit(&at)?.clone();
+                    if c.message.starts_with("orders:") {
+                        return Some(at);
+                    }
+                    at = c.parents.first()?.clone();
+                }
+            })
+            .flatten()
+            .ok_or_else(|| "the orders commit is not in the seed".into())
+    }
+
+    /// The agent host's pool over the three servers.
+    pub fn pool(&self) -> Pool {
+        Pool::new(
+            self.hosted
+                .iter()
+                .map(|(name, h)| ServerSpec {
+                    name: name.clone(),
+                    endpoint: Endpoint::Http {
+                        url: h.url.clone(),
+                        token: Some(h.token.clone()),
+                    },
+                })
+                .collect(),
+        )
+    }
+
+    /// The watched target.
+    pub fn target(&self) -> Target {
+        Target {
+            control_plane: "shop-prod".into(),
+            repo: "acme/kong-config".into(),
+            branch: "main".into(),
+            path: "kong.yaml".into(),
+            slack_channel: Some("#platform-alerts".into()),
+        }
+    }
+
+    /// The flow as `agent-host` builds it.
+    pub fn flow(&self, dry_run: bool) -> Result<Rollback<OpenAiModel, Pool, ScenarioClock>, Boxed> {
+        let cfg = Config::load(&root().join("examples/agent-host.yaml"))?;
+        let r = cfg
+            .rollback
+            .clone()
+            .ok_or("no rollback section in the example")?;
+        Ok(Rollback {
+            model: crate::approval::scripted_model(&self.model.url())?,
+            tools: self.pool(),
+            prompts: Prompts::new(root().join("prompts")),
+            audit: AuditLog::new(
+                Some(self.dir.path().join("audit.jsonl")),
+                Default::default(),
+            ),
+            metrics: Arc::new(Metrics::default()),
+            clock: ScenarioClock(self.konnect.state.clone()),
+            settings: Settings {
+                limits: Limits { ..r.detector },
+                window: r.window.clone(),
+                lookback_secs: r.lookback_hours * 3600,
+                max_lead_secs: r.max_lead_minutes * 60,
+                auto_merge: false,
+                dry_run,
+                flow: cfg.flow("rollback")?.clone(),
+                model_name: "scripted".into(),
+                structured_output: false,
+                temperature: None,
+            },
+        })
+    }
+}
