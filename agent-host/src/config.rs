@@ -152,9 +152,9 @@ pub struct RollbackConfig {
     /// Seconds between passes over all targets.
     #[serde(default = "default_interval")]
     pub interval_secs: u64,
-    /// Konnect window of each measurement (15m, 1h, ...).
+    /// Each measurement covers the last this many seconds.
     #[serde(default = "default_window")]
-    pub window: String,
+    pub window_secs: i64,
     #[serde(default)]
     pub detector: crate::rollback::detector::Limits,
     #[serde(default = "default_lookback")]
@@ -175,8 +175,8 @@ pub struct RollbackConfig {
 fn default_interval() -> u64 {
     60
 }
-fn default_window() -> String {
-    "15m".into()
+fn default_window() -> i64 {
+    60
 }
 fn default_lookback() -> i64 {
     24

@@ -41,7 +41,7 @@ pub fn build(
             clock: SystemClock,
             settings: Settings {
                 limits: r.detector,
-                window: r.window.clone(),
+                window_secs: r.window_secs,
                 lookback_secs: r.lookback_hours * 3600,
                 max_lead_secs: r.max_lead_minutes * 60,
                 auto_merge: r.auto_merge,

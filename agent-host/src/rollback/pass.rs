@@ -49,8 +49,9 @@ fn default_path() -> String {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub limits: Limits,
-    /// Konnect window of each measurement.
-    pub window: String,
+    /// Each measurement covers the last this many seconds (an absolute Konnect window, so a
+    /// new failure shows in the next tick instead of diluted in a 15-minute average).
+    pub window_secs: i64,
     /// Commits older than this are not candidates.
     pub lookback_secs: i64,
     /// A candidate may have gone live at most this long before the onset.
@@ -117,12 +118,19 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             .planes
             .entry(target.control_plane.clone())
             .or_default();
+        let window = match (
+            jiff::Timestamp::from_second(now - self.settings.window_secs.max(1)),
+            jiff::Timestamp::from_second(now),
+        ) {
+            (Ok(s), Ok(e)) => format!("{s}/{e}"),
+            _ => "15m".to_string(),
+        };
         let out = self
             .tools
             .call(
                 "konnect.traffic_health",
                 json!({"control_plane": target.control_plane, "by": "route",
-                    "window": self.settings.window, "include_4xx": self.settings.limits.include_4xx}),
+                    "window": window, "include_4xx": self.settings.limits.include_4xx}),
             )
             .await;
         let samples: Result<Vec<Sample>, String> = data(&out).map(|d| {
@@ -342,7 +350,13 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 .get(0)
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let after = self.file(target, sha).await?;
+            let after = match self.file(target, sha).await {
+                Ok(a) => a,
+                Err(e) => {
+                    notes.push(format!("{} skipped: {e}", short(sha)));
+                    continue;
+                }
+            };
             let before = match &parent {
                 Some(p) => self.file(target, p).await.ok(),
                 None => None,
@@ -393,10 +407,10 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             ..Incident::default()
         };
         let summary = format!(
-            "`{route}` on {} answers {:.0}% errors ({requests} requests in the last {})",
+            "`{route}` on {} answers {:.0}% errors ({requests} requests in the last {} s)",
             target.control_plane,
             ratio * 100.0,
-            self.settings.window
+            self.settings.window_secs
         );
         let (onset, before) = match self.onset(target, route).await {
             Ok(o) => o,

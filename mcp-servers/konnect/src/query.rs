@@ -118,14 +118,33 @@ fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), ToolError> {
     }
 }
 
-/// A relative time range object, validated.
+/// A time range object, validated: a relative window (`15m`, `1h`, ...) or an absolute
+/// `START/END` pair of RFC 3339 times (within Konnect's 32 days).
 pub fn time_range(window: &str) -> Result<Value, ToolError> {
+    if let Some((start, end)) = window.trim().split_once('/') {
+        let parse = |v: &str| {
+            v.trim().parse::<jiff::Timestamp>().map_err(|e| {
+                ToolError::invalid("window", format!("`{v}` is not an RFC 3339 time: {e}"))
+            })
+        };
+        let (s, e) = (parse(start)?, parse(end)?);
+        if s >= e {
+            return Err(ToolError::invalid(
+                "window",
+                "the start must be before the end",
+            ));
+        }
+        if e.as_second() - s.as_second() > 32 * 86_400 {
+            return Err(ToolError::invalid("window", "at most 32 days"));
+        }
+        return Ok(json!({"type": "absolute", "start": s.to_string(), "end": e.to_string()}));
+    }
     let w = window.trim().to_ascii_lowercase();
     let w = if w.is_empty() { "15m".to_string() } else { w };
     if granularities(&w).is_none() {
         return Err(ToolError::invalid(
             "window",
-            "one of 15m, 1h, 6h, 12h, 24h, 7d, 30d",
+            "one of 15m, 1h, 6h, 12h, 24h, 7d, 30d, or START/END in RFC 3339",
         ));
     }
     Ok(json!({"type": "relative", "time_range": w}))
@@ -247,6 +266,16 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absolute_windows_are_checked() {
+        let r = time_range("2026-11-22T10:00:00Z/2026-11-22T10:01:00Z").unwrap();
+        assert_eq!(r["type"], "absolute");
+        assert_eq!(r["start"], "2026-11-22T10:00:00Z");
+        assert!(time_range("2026-11-22T10:01:00Z/2026-11-22T10:00:00Z").is_err());
+        assert!(time_range("2026-01-01T00:00:00Z/2026-11-22T10:00:00Z").is_err());
+        assert!(time_range("yesterday/today").is_err());
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

@@ -130,6 +130,46 @@ impl World {
             .ok_or_else(|| "the orders commit is not in the seed".into())
     }
 
+    /// Commits an edit of `kong.yaml` to acme/kong-config's main at `at` (epoch seconds) and,
+    /// with `deployed_at`, records its successful `deck sync` run finishing then.
+    pub fn push_config(
+        &self,
+        message: &str,
+        edit: impl Fn(String) -> String,
+        at: i64,
+        deployed_at: Option<i64>,
+    ) -> Result<String, Boxed> {
+        self.github
+            .state
+            .with_repo("acme/kong-config", |r| {
+                let head = r.resolve("main")?;
+                let (_, blob) = r.files_at(&head).get("kong.yaml")?.clone();
+                let text = String::from_utf8(r.odb.blob(&blob)?.to_vec()).ok()?;
+                let files = std::collections::BTreeMap::from([(
+                    "kong.yaml".to_string(),
+                    Some(edit(text).into_bytes()),
+                )]);
+                let sha = r.commit_files("main", &files, message, "mallory", at);
+                if let Some(done) = deployed_at {
+                    let id = 4_201_900 + r.runs.len() as u64;
+                    r.runs.push(sandbox::github::repo::WorkflowRun {
+                        id,
+                        name: "deck sync".into(),
+                        event: "push".into(),
+                        branch: "main".into(),
+                        head_sha: sha.clone(),
+                        status: "completed".into(),
+                        conclusion: Some("success".into()),
+                        created_at: done - 60,
+                        updated_at: done,
+                    });
+                }
+                Some(sha)
+            })
+            .flatten()
+            .ok_or_else(|| "could not commit to acme/kong-config".into())
+    }
+
     /// The agent host's pool over the three servers.
     pub fn pool(&self) -> Pool {
         Pool::new(
@@ -176,7 +216,7 @@ impl World {
             clock: ScenarioClock(self.konnect.state.clone()),
             settings: Settings {
                 limits: Limits { ..r.detector },
-                window: r.window.clone(),
+                window_secs: r.window_secs,
                 lookback_secs: r.lookback_hours * 3600,
                 max_lead_secs: r.max_lead_minutes * 60,
                 auto_merge: false,

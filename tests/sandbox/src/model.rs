@@ -126,6 +126,18 @@ impl ScriptedModel {
         }
     }
 
+    /// Replaces the script (for scenarios whose answers depend on ids known only later).
+    pub fn set_script(&self, script: Script) {
+        *crate::github::lock(&self.rules) = script
+            .rules
+            .into_iter()
+            .map(|r| {
+                let t = r.times;
+                (r, t)
+            })
+            .collect();
+    }
+
     /// Every request body received, in order.
     pub fn requests(&self) -> Vec<Value> {
         lock(&self.requests).clone()
