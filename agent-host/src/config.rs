@@ -77,6 +77,10 @@ pub struct ServerConfig {
     pub args: Vec<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Host variables passed to this child (names, or prefixes ending in `*`); a child gets
+    /// nothing else from the host but the plumbing variables (`mcp::pool::BASE_ENV`).
+    #[serde(default)]
+    pub pass_env: Vec<String>,
     #[serde(default)]
     pub url: Option<String>,
     /// Environment variable holding the bearer token for `url`.
@@ -349,10 +353,19 @@ impl Config {
                         let beside = exe_dir
                             .map(|d| d.join(cmd))
                             .filter(|p| !cmd.contains('/') && p.is_file());
+                        let mut env: BTreeMap<String, String> = std::env::vars()
+                            .filter(|(k, _)| {
+                                s.pass_env.iter().any(|p| match p.strip_suffix('*') {
+                                    Some(prefix) => k.starts_with(prefix),
+                                    None => p == k,
+                                })
+                            })
+                            .collect();
+                        env.extend(s.env.clone());
                         Endpoint::Stdio {
                             command: beside.unwrap_or_else(|| PathBuf::from(cmd)),
                             args: s.args.clone(),
-                            env: s.env.clone(),
+                            env,
                         }
                     }
                     (None, url) => Endpoint::Http {

@@ -148,10 +148,16 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         let existing = self.store.get(uid).await?;
         if patch::state(task) != "pending" {
             return match existing {
-                Some(rec) if rec.reward.is_none() && rec.action != "skip" => {
-                    self.follow_up(task, rec).await
+                Some(rec) if rec.action != "skip" => self.follow_up(task, rec).await,
+                Some(rec) => {
+                    if !self.settings.dry_run {
+                        self.store.delete(&rec.uid).await?;
+                    }
+                    Ok(Review::Ignored(
+                        "the task ended without a decision of ours".into(),
+                    ))
                 }
-                _ => Ok(Review::Ignored(format!(
+                None => Ok(Review::Ignored(format!(
                     "the task is already {}",
                     patch::state(task)
                 ))),
@@ -408,7 +414,8 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             1.0,
         );
         rec.reward = Some(reward);
-        self.store.update(&rec).await?;
+        // The feedback line holds everything now; a final task is never decided on again.
+        self.store.delete(&rec.uid).await?;
         Ok(Review::FollowedUp(rec))
     }
 

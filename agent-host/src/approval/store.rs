@@ -2,7 +2,8 @@
 //! that is not a vote): one ConfigMap per task in the approver's own namespace, named after the
 //! task's uid. Creating it is the commit point of a decision: a second instance, or this one
 //! after a restart, finds it and never decides again; a decision whose write did not happen yet
-//! is applied from it, so none is lost.
+//! is applied from it, so none is lost. Once the task is final and its feedback recorded, the
+//! record is deleted: a final task is never decided on, so nothing needs it any more.
 
 use std::collections::BTreeMap;
 
@@ -148,6 +149,17 @@ impl Store {
             .await
             .map(|_| ())
             .map_err(|source| StoreError::Api { name, source })
+    }
+
+    /// Deletes the record of `uid` (once the task is final and its feedback is in the audit log,
+    /// so records do not pile up). A record already gone is fine.
+    pub async fn delete(&self, uid: &str) -> Result<(), StoreError> {
+        let name = name_of(uid);
+        match self.api.delete(&name, &Default::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(source) => Err(StoreError::Api { name, source }),
+        }
     }
 
     /// Every record (for `feedback` and garbage collection).

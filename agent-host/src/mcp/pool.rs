@@ -18,6 +18,22 @@ use tokio::sync::Mutex;
 
 use super::{ToolOutcome, ToolSpec};
 
+/// Variables every stdio child inherits: process plumbing, logging, TLS roots and the
+/// in-cluster API address. Secrets reach a child only through its own `env`/`pass_env`.
+pub const BASE_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "TZ",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "NO_COLOR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "KUBERNETES_SERVICE_HOST",
+    "KUBERNETES_SERVICE_PORT",
+];
+
 /// How to reach a server.
 #[derive(Debug, Clone)]
 pub enum Endpoint {
@@ -100,7 +116,15 @@ impl Pool {
         let client = match &spec.endpoint {
             Endpoint::Stdio { command, args, env } => {
                 let mut cmd = tokio::process::Command::new(command);
+                // A child sees only the plumbing variables and what its spec names: the Slack
+                // server never sees the GitHub token, and none sees the model's key.
                 cmd.args(args)
+                    .env_clear()
+                    .envs(
+                        BASE_ENV
+                            .iter()
+                            .filter_map(|k| Some((*k, std::env::var(k).ok()?))),
+                    )
                     .envs(env)
                     .stderr(std::process::Stdio::inherit());
                 let transport = TokioChildProcess::new(cmd)

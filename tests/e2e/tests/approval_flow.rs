@@ -482,6 +482,10 @@ async fn human_decisions_become_rewards_and_training_records() {
             Review::Ignored(_)
         ));
     }
+    assert!(
+        records(&w).is_empty(),
+        "records of final, followed-up tasks are deleted"
+    );
     let lines = audit(&w);
     let sft = feedback::export(&lines, Format::Sft);
     let dpo = feedback::export(&lines, Format::Dpo);
