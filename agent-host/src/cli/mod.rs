@@ -4,6 +4,7 @@
 //! humans taught it.
 
 mod approval;
+mod demo;
 mod feedback;
 mod rollback;
 
@@ -77,6 +78,13 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Both stories on this machine against the sandbox (no credentials needed); exit 0 when
+    /// both end as expected.
+    Demo {
+        /// Folder for the logs and audit records (default: .demo/<time>).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// The learning loop's outputs, from the audit log.
     Feedback {
         #[command(subcommand)]
@@ -107,12 +115,17 @@ pub fn tokens(bytes: usize) -> usize {
 /// Parses the command line and runs it.
 pub async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Demo { dir } = cli.command {
+        let ok = demo::run(dir).await?;
+        std::process::exit(if ok { 0 } else { 1 });
+    }
     let cfg = Config::load(&cli.config)?;
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_path_buf()));
     let pool = Pool::new(cfg.server_specs(exe_dir.as_deref()));
     match cli.command {
+        Command::Demo { .. } => Ok(()),
         Command::Approve { task, dry_run } => {
             let review = approval::approve_once(&cfg, pool, &task, dry_run).await?;
             println!("{}", approval::describe(&review));

@@ -5,7 +5,9 @@ use tracing_subscriber::EnvFilter;
 /// Sends `tracing` output to stderr (stdout belongs to the MCP protocol on stdio), filtered by
 /// `RUST_LOG` (default `info`).
 pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // rmcp logs every session start and end at info: noise at the default level.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -115,19 +115,7 @@ impl World {
 
     /// The commit of acme/kong-config that moved the orders upstream.
     pub fn culprit_of(gh: &github::GitHubServer) -> Result<String, Boxed> {
-        gh.state
-            .with_repo("acme/kong-config", |r| {
-                let mut at = r.resolve("main")?;
-                loop {
-                    let c = r.odb.commit(&at)?.clone();
-                    if c.message.starts_with("orders:") {
-                        return Some(at);
-                    }
-                    at = c.parents.first()?.clone();
-                }
-            })
-            .flatten()
-            .ok_or_else(|| "the orders commit is not in the seed".into())
+        sandbox::demo::kong_culprit(gh).ok_or_else(|| "the orders commit is not in the seed".into())
     }
 
     /// Commits an edit of `kong.yaml` to acme/kong-config's main at `at` (epoch seconds) and,

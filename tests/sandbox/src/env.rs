@@ -44,6 +44,8 @@ pub struct Sandbox {
     pub github: GitHubServer,
     pub konnect: KonnectServer,
     pub slack: SlackServer,
+    /// The scripted model, answering the demo's two stories.
+    pub model: crate::model::ModelServer,
     /// The directory holding the env file and kubeconfig.
     pub dir: PathBuf,
 }
@@ -77,6 +79,8 @@ impl Sandbox {
             .clone()
             .unwrap_or_else(kube::default_seeds_dir);
         kube::load_dir(&cluster, &seeds)?;
+        // The seeds carry fixed times; a pending task must have time left to be decided on.
+        crate::demo::refresh_pending_tasks(&cluster);
         let kube = kube::spawn(cluster, opts.kube_addr)
             .await
             .map_err(SandboxError::Bind)?;
@@ -95,11 +99,17 @@ impl Sandbox {
             .clone()
             .unwrap_or_else(slack::default_workspace);
         let slack = slack::spawn_from(&workspace, opts.slack_addr).await?;
+        let script =
+            crate::demo::model_script(&crate::demo::kong_culprit(&github).unwrap_or_default());
+        let model = crate::model::spawn(script)
+            .await
+            .map_err(SandboxError::Bind)?;
         let sandbox = Self {
             kube,
             github,
             konnect,
             slack,
+            model,
             dir: dir.to_path_buf(),
         };
         sandbox.write_files()?;
@@ -126,11 +136,16 @@ impl Sandbox {
                 })
         };
         write(self.kubeconfig_path(), self.kube.kubeconfig("admin"))?;
+        write(
+            self.dir.join("kubeconfig-ai-approver"),
+            self.kube.kubeconfig("ai-approver"),
+        )?;
         let env = format!(
             "# Written by `sandbox up`; source it: `set -a; . {}; set +a`\nKUBECONFIG={}\n\
              GITHUB_API_URL={}\nGITHUB_PERSONAL_ACCESS_TOKEN={}\n\
              KONNECT_API_URL={}\nKONNECT_ACCESS_TOKEN={}\n\
-             SLACK_API_URL={}\nSLACK_BOT_TOKEN={}\nSLACK_TEAM_ID=T0SANDBOX\n",
+             SLACK_API_URL={}\nSLACK_BOT_TOKEN={}\nSLACK_TEAM_ID=T0SANDBOX\n\
+             SANDBOX_MODEL_URL={}\nSANDBOX_AI_KUBECONFIG={}\n",
             self.env_path().display(),
             self.kubeconfig_path().display(),
             self.github.url(),
@@ -139,6 +154,8 @@ impl Sandbox {
             konnect::TOKEN,
             self.slack.url(),
             slack::BOT_TOKEN,
+            self.model.url(),
+            self.dir.join("kubeconfig-ai-approver").display(),
         );
         write(self.env_path(), env)
     }

@@ -12,6 +12,7 @@
 //!
 //! [`mcp_client`] holds the assertions tests use over a real MCP client session. [`env`] writes the file of standard variables (`KUBECONFIG`, ...) clients read.
 
+pub mod demo;
 pub mod env;
 pub mod github;
 pub mod konnect;

@@ -11,7 +11,7 @@ use sandbox::env::{Options, Sandbox};
 #[command(
     name = "sandbox",
     version,
-    about = "Local emulators of the upstreams: Kubernetes, GitHub, Konnect, Slack (a model follows)"
+    about = "Local emulators of the upstreams: Kubernetes, GitHub, Konnect, Slack, and a scripted model"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
             println!("github API emulator: {}", sandbox.github.url());
             println!("konnect API emulator: {}", sandbox.konnect.url());
             println!("slack API emulator: {}", sandbox.slack.url());
+            println!("scripted model: {}", sandbox.model.url());
             println!("env file: {}", sandbox.env_path().display());
             println!(
                 "try: KUBECONFIG={} kubectl get approvaltasks -A",

@@ -122,6 +122,10 @@ pub fn router(state: Arc<GitHub>) -> Router {
         )
         .route(&format!("{r}/actions/runs"), get(runs))
         .route(&format!("{r}/{{kind}}/alerts"), get(alerts))
+        .route(
+            &format!("{r}/secret-scanning/alerts/{{number}}"),
+            axum::routing::patch(resolve_secret_alert),
+        )
         .route("/search/issues", get(pulls_api::search))
         .route("/rate_limit", get(rate_limit))
         .fallback(|| async { ApiError::not_found() })
@@ -543,6 +547,62 @@ async fn runs(
             .map(|w| shape::run(base, r, w))
             .collect();
         Ok(Json(json!({"total_count": total, "workflow_runs": items})).into_response())
+    })
+}
+
+/// `PATCH .../secret-scanning/alerts/{number}`: `{"state": "resolved", "resolution": ...}` or
+/// `{"state": "open"}`, as GitHub takes it (422 without a valid resolution).
+async fn resolve_secret_alert(
+    State(gh): State<Arc<GitHub>>,
+    Path((o, n, number)): Path<(String, String, usize)>,
+    Json(body): Json<Value>,
+) -> ApiResult {
+    const RESOLUTIONS: &[&str] = &[
+        "false_positive",
+        "wont_fix",
+        "revoked",
+        "used_in_tests",
+        "pattern_edited",
+        "pattern_deleted",
+    ];
+    with_repo(&gh, &o, &n, |r, _| {
+        let alert = r
+            .alerts
+            .get_mut("secret-scanning")
+            .and_then(|l| l.get_mut(number.checked_sub(1)?))
+            .ok_or_else(ApiError::not_found)?;
+        match body["state"].as_str() {
+            Some("resolved") => {
+                let resolution = body["resolution"].as_str().unwrap_or_default();
+                if !RESOLUTIONS.contains(&resolution) {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "A valid resolution is required to resolve an alert.",
+                    ));
+                }
+                alert["state"] = json!("resolved");
+                alert["resolution"] = json!(resolution);
+                alert["resolution_comment"] = body["resolution_comment"].clone();
+                alert["resolved_at"] = json!(
+                    jiff::Timestamp::from_second(crate::github::now())
+                        .map(|t| t.to_string())
+                        .unwrap_or_default()
+                );
+            }
+            Some("open") => {
+                alert["state"] = json!("open");
+                alert["resolution"] = Value::Null;
+            }
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "state must be `open` or `resolved`",
+                ));
+            }
+        }
+        let mut out = alert.clone();
+        out["number"] = json!(number);
+        Ok(Json(out).into_response())
     })
 }
 
