@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::PostParams;
 use serde::{Deserialize, Serialize};
 
 /// The label every record carries.
@@ -160,22 +160,5 @@ impl Store {
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
             Err(source) => Err(StoreError::Api { name, source }),
         }
-    }
-
-    /// Every record (for `feedback` and garbage collection).
-    pub async fn list(&self) -> Result<Vec<Record>, StoreError> {
-        let list = self
-            .api
-            .list(&ListParams::default().labels(&format!("{LABEL}={LABEL_VALUE}")))
-            .await
-            .map_err(|source| StoreError::Api {
-                name: "(list)".into(),
-                source,
-            })?;
-        Ok(list
-            .items
-            .iter()
-            .filter_map(|cm| serde_json::from_str(cm.data.as_ref()?.get(KEY)?).ok())
-            .collect())
     }
 }

@@ -169,7 +169,11 @@ pub async fn run(cfg: &Config, pool: Pool, listen: SocketAddr) -> anyhow::Result
                 a.lease_duration_secs,
             )
         })
-        .unwrap_or_else(|| ("ai".into(), "agent-host-approval".into(), 15));
+        .unwrap_or_else(|| {
+            // Rollback only: the lease lives in the pod's own namespace.
+            let ns = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".into());
+            (ns, "agent-host".into(), 15)
+        });
     let health = Health {
         metrics: metrics.clone(),
         ready: Arc::new(AtomicBool::new(false)),

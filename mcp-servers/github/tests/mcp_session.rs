@@ -488,3 +488,20 @@ async fn claude_desktop_example_starts_the_server() {
     assert!(refused.contains("your-org/your-repo"), "{refused}");
     c.cancel().await.unwrap();
 }
+
+/// The writes example adds the write tools (merge stays hidden without `--allow-merge`).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_claude_desktop_writes_example_exposes_the_write_tools() {
+    let gh = emulator().await;
+    let (command, args, _) =
+        sandbox::mcp_client::claude_desktop_entry("claude_desktop_config.writes.json", "github");
+    assert_eq!(command, "mcp-github");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let c = client(&gh, &args).await;
+    let tools = sandbox::mcp_client::tool_names(&c).await;
+    assert!(
+        tools.iter().any(|t| t == "commit_revert") && !tools.iter().any(|t| t == "pull_merge"),
+        "{tools:?}"
+    );
+    c.cancel().await.unwrap();
+}

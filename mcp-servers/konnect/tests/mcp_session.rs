@@ -300,3 +300,19 @@ async fn a_bad_token_is_explained_and_start_up_needs_no_network() {
         "{e}"
     );
 }
+
+/// The Claude Desktop example starts the server as written (token and URL pointed at the
+/// emulator) and it answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_claude_desktop_example_starts_the_server() {
+    let k = konnect::spawn_seeded().await.unwrap();
+    let (command, args, env) =
+        sandbox::mcp_client::claude_desktop_entry("claude_desktop_config.json", "konnect");
+    assert_eq!(command, "mcp-konnect");
+    assert!(env.iter().any(|(k, v)| k == "KONNECT_REGION" && v == "us"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let c = client(&k, &args).await;
+    let planes = ok(&call(&c, "control_planes", json!({})).await);
+    assert!(planes.contains("shop-prod"), "{planes}");
+    c.cancel().await.unwrap();
+}

@@ -537,3 +537,29 @@ async fn claude_desktop_example_starts_the_server() {
     );
     c.cancel().await.unwrap();
 }
+
+/// The writes example adds `approvaltask_decide`, marked destructive.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_claude_desktop_writes_example_exposes_the_vote() {
+    let env = emulator().await;
+    let (command, args, _) = sandbox::mcp_client::claude_desktop_entry(
+        "claude_desktop_config.writes.json",
+        "kubernetes",
+    );
+    assert_eq!(command, "mcp-kubernetes");
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.args(&args)
+        .env("RUST_LOG", "warn")
+        .env("KUBECONFIG", env.dir.path().join("kubeconfig"));
+    let c = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
+    let tools = c.list_all_tools().await.unwrap();
+    let vote = tools
+        .iter()
+        .find(|t| t.name == "approvaltask_decide")
+        .expect("the vote tool");
+    assert_eq!(
+        vote.annotations.as_ref().unwrap().destructive_hint,
+        Some(true)
+    );
+    c.cancel().await.unwrap();
+}

@@ -339,3 +339,26 @@ async fn rate_limits_bad_tokens_and_missing_scopes_are_explained() {
     assert!(wrong.contains("not SLACK_TEAM_ID T0OTHER"), "{wrong}");
     assert!(s.state.posted().is_empty());
 }
+
+/// Both Claude Desktop examples start the server as written (token and URL pointed at the
+/// emulator): the default one read-only, the writes one with posting to its channel only.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_claude_desktop_examples_start_the_server() {
+    let s = slack::spawn_seeded().await.unwrap();
+    for (file, tools) in [
+        ("claude_desktop_config.json", 4),
+        ("claude_desktop_config.writes.json", 7),
+    ] {
+        let (command, args, env) = sandbox::mcp_client::claude_desktop_entry(file, "slack");
+        assert_eq!(command, "mcp-slack");
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .filter(|(k, _)| k != "SLACK_BOT_TOKEN")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert!(args.is_empty());
+        let c = bot(&s, &env).await;
+        assert_eq!(tool_names(&c).await.len(), tools, "{file}");
+        c.cancel().await.unwrap();
+    }
+}

@@ -79,7 +79,7 @@ impl World {
             mcp_kubernetes::cluster::Scoping {
                 namespaces: vec![],
                 denied_kinds: vec![],
-                identity: None,
+                identity: Some(AI.to_string()),
             },
         );
         let args = ServerArgs {

@@ -3,6 +3,7 @@
 //! through the real transport without needing the server binaries built.
 
 pub mod approval;
+pub mod chart;
 pub mod rollback;
 
 use std::sync::Arc;

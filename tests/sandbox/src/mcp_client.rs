@@ -70,3 +70,36 @@ pub async fn tool_names(client: &Client) -> Vec<String> {
         .map(|t| t.name.to_string())
         .collect()
 }
+
+/// A server's entry in one of the shipped Claude Desktop examples (`examples/<file>`): its
+/// command name, arguments and environment, as Claude Desktop would start it.
+pub fn claude_desktop_entry(
+    file: &str,
+    server: &str,
+) -> (String, Vec<String>, Vec<(String, String)>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(file);
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("example file"))
+            .expect("example JSON");
+    let entry = &config["mcpServers"][server];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect()
+    };
+    let env = entry["env"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    (
+        entry["command"].as_str().unwrap_or_default().to_string(),
+        strings(&entry["args"]),
+        env,
+    )
+}

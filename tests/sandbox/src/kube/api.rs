@@ -221,6 +221,27 @@ async fn handle(
     let name = rest.get(1).map(String::as_str);
     let sub = rest.get(2).map(String::as_str);
     let ns_or_default = ns.unwrap_or("");
+    let verb = match (&req.method, name) {
+        (&Method::GET, None) if is_true(req.query.get("watch")) => "watch",
+        (&Method::GET, None) => "list",
+        (&Method::GET, Some(_)) => "get",
+        (&Method::POST, _) => "create",
+        (&Method::PUT, _) => "update",
+        (&Method::PATCH, _) => "patch",
+        (&Method::DELETE, None) => "deletecollection",
+        (&Method::DELETE, Some(_)) => "delete",
+        _ => "unknown",
+    };
+    cluster.record_access(super::store::Access {
+        user: user.username.clone(),
+        verb: verb.to_string(),
+        group: group.to_string(),
+        resource: match sub {
+            Some(s) => format!("{}/{s}", rt.plural),
+            None => rt.plural.clone(),
+        },
+        namespace: ns_or_default.to_string(),
+    });
     if rt.namespaced && name.is_some() && ns.is_none() {
         return Err(ApiError::not_found(&rt.plural, name.unwrap_or_default()));
     }

@@ -54,6 +54,19 @@ struct State {
 pub struct Cluster {
     state: Mutex<State>,
     changes: broadcast::Sender<Change>,
+    accesses: Mutex<Vec<Access>>,
+}
+
+/// One authorized-looking request, in RBAC terms (what a Role would have to allow).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Access {
+    pub user: String,
+    pub verb: String,
+    pub group: String,
+    /// `plural` or `plural/subresource`.
+    pub resource: String,
+    /// Empty for cluster-scoped or all-namespace requests.
+    pub namespace: String,
 }
 
 impl Default for Cluster {
@@ -78,6 +91,7 @@ impl Cluster {
                 ..State::default()
             }),
             changes,
+            accesses: Mutex::new(Vec::new()),
         };
         for ns in ["default", "kube-system"] {
             let _ = cluster.create_raw(
@@ -92,6 +106,16 @@ impl Cluster {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
+    }
+
+    /// Records a resource request (the API server's audit log, in RBAC terms).
+    pub fn record_access(&self, access: Access) {
+        crate::github::lock(&self.accesses).push(access);
+    }
+
+    /// Every resource request so far.
+    pub fn accesses(&self) -> Vec<Access> {
+        crate::github::lock(&self.accesses).clone()
     }
 
     /// Every served type.
