@@ -143,6 +143,29 @@ pub async fn approve_once(
     Ok(approver.review(&as_value(&task)).await?)
 }
 
+/// Ctrl-C, or SIGTERM (what Kubernetes sends a pod before killing it).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// `run`: the approval controller and the rollback schedule (whichever are configured) while
 /// this replica leads; metrics and probes always; until Ctrl-C.
 pub async fn run(cfg: &Config, pool: Pool, listen: SocketAddr) -> anyhow::Result<()> {
@@ -191,9 +214,7 @@ pub async fn run(cfg: &Config, pool: Pool, listen: SocketAddr) -> anyhow::Result
         Duration::from_secs(lease_secs),
     );
     health.ready.store(true, Ordering::Relaxed);
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         let leading = health.leading.clone();
