@@ -202,6 +202,19 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                             &mut report,
                         )
                         .await?;
+                    } else if self.settings.auto_merge && !self.settings.dry_run {
+                        // The PR's checks may have finished since the last tick.
+                        let open = plane.incidents.get(&route).and_then(|i| {
+                            (i.outcome == "rollback PR opened")
+                                .then_some(i.pr_number)
+                                .flatten()
+                        });
+                        if let Some(n) = open
+                            && self.merge_when_green(target, n, &mut report).await
+                            && let Some(i) = plane.incidents.get_mut(&route)
+                        {
+                            i.outcome = "rollback PR merged".into();
+                        }
                     }
                 }
                 Signal::Recovered { route, ratio } => {
@@ -580,12 +593,13 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             }
             Err(e) => report.actions.push(format!("could not open the PR: {e}")),
         }
+        inc.outcome = "rollback PR opened".into();
         if self.settings.auto_merge
             && let Some(n) = inc.pr_number
+            && self.merge_when_green(target, n, report).await
         {
-            self.merge_when_green(target, n, report).await;
+            inc.outcome = "rollback PR merged".into();
         }
-        inc.outcome = "rollback PR opened".into();
         let link = inc.pr_url.clone().unwrap_or_else(|| "(no link)".into());
         let text = format!(
             "Incident: {summary} since {onset_text}.\nCulprit: {} in {} ({}).\nDone: reverted on `{branch}` and opened {link}. A human merges it.",
@@ -599,7 +613,8 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         Ok(())
     }
 
-    async fn merge_when_green(&self, target: &Target, number: u64, report: &mut Report) {
+    /// Merges PR `number` when every check on it succeeded; `true` when merged.
+    async fn merge_when_green(&self, target: &Target, number: u64, report: &mut Report) -> bool {
         let pr = self
             .tools
             .call(
@@ -629,10 +644,12 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             } else {
                 format!("auto-merged #{number}")
             });
+            !m.is_error
         } else {
             report
                 .actions
                 .push(format!("auto-merge of #{number} waits for green checks"));
+            false
         }
     }
 

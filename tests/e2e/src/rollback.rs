@@ -89,7 +89,8 @@ impl World {
                 Duration::from_secs(5),
             )?,
             mcp_github::scope::Scope::new(vec!["acme/kong-config".into()]),
-            false,
+            // `pull_merge` exists for the auto-merge scenario; only host code calls it.
+            true,
         );
         let s = mcp_slack::server::SlackServer::new(
             mcp_slack::client::SlackApi::new(&slack.url(), slack::BOT_TOKEN.to_string())?,

@@ -252,3 +252,48 @@ async fn errors_that_began_before_the_deploy_blame_nobody() {
         posted[0].text
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_merge_waits_for_green_checks() {
+    let w = World::start(|s| s, confirms).await.unwrap();
+    let state = StateFile::new(Some(w.dir.path().join("state.json")));
+    let mut flow = w.flow(false).unwrap();
+    flow.settings.auto_merge = true;
+    let mut actions = Vec::new();
+    for _ in 0..3 {
+        for (_, r) in schedule::once(&flow, &[w.target()], &state).await.unwrap() {
+            actions.extend(r.actions);
+        }
+        w.konnect.state.clock.advance(60);
+    }
+    let (number, _, head) = rollback_pulls(&w)[0].clone();
+    assert!(
+        actions.iter().any(|a| a.contains("waits for green checks")),
+        "{actions:?}"
+    );
+    let merged = |w: &World| {
+        w.github
+            .state
+            .with_repo("acme/kong-config", |r| {
+                r.pull(number).unwrap().merged_at.is_some()
+            })
+            .unwrap()
+    };
+    assert!(!merged(&w), "no checks yet: not merged");
+    // The PR's validation finishes green; the next tick merges.
+    w.github
+        .state
+        .with_repo("acme/kong-config", |r| {
+            r.checks.insert(
+                head.clone(),
+                vec![sandbox::github::repo::CheckRun {
+                    name: "deck gateway validate".into(),
+                    status: "completed".into(),
+                    conclusion: Some("success".into()),
+                }],
+            );
+        })
+        .unwrap();
+    let r = schedule::once(&flow, &[w.target()], &state).await.unwrap();
+    assert!(merged(&w), "{r:?}");
+}
