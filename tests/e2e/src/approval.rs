@@ -37,6 +37,9 @@ pub struct World {
     pub model: ModelServer,
     pub kube_mcp: Hosted,
     pub github_mcp: Hosted,
+    /// Slack, for the notices when a human must act (posting allowed everywhere).
+    pub slack: sandbox::slack::SlackServer,
+    pub slack_mcp: Hosted,
     pub dir: tempfile::TempDir,
 }
 
@@ -101,9 +104,29 @@ impl World {
             &args,
         )
         .await?;
+        let slack = sandbox::slack::spawn_seeded().await?;
+        let slack_mcp = host(
+            mcp_slack::server::SlackServer::new(
+                mcp_slack::client::SlackApi::new(
+                    &slack.url(),
+                    sandbox::slack::BOT_TOKEN.to_string(),
+                )?,
+                vec![],
+                mcp_slack::policy::PostPolicy::parse(Some("true"))
+                    .map_err(|e| -> Boxed { e.into() })?,
+                None,
+            ),
+            &ServerArgs {
+                allow_writes: true,
+                ..ServerArgs::default()
+            },
+        )
+        .await?;
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("policy.yaml"), policy)?;
         Ok(Self {
+            slack,
+            slack_mcp,
             kube,
             github,
             model,
@@ -125,6 +148,7 @@ impl World {
         Pool::new(vec![
             spec("kubernetes", &self.kube_mcp),
             spec("github", &self.github_mcp),
+            spec("slack", &self.slack_mcp),
         ])
     }
 

@@ -536,3 +536,21 @@ async fn a_dry_run_decides_and_writes_nothing() {
     let lines = audit(&w);
     assert_eq!(lines[0]["dry_run"], true);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abstention_tells_slack_that_a_human_must_act() {
+    let w = World::start(script(APPROVES), STRICT).await.unwrap();
+    let head = w.shop_head().unwrap();
+    let task = w
+        .create_task("notify", &head, DIGEST, &["alice", AI], 2)
+        .unwrap();
+    let mut approver = w.approver(ModeSetting::CoApprover, false).await.unwrap();
+    approver.settings.notify_channel = Some("#releases".into());
+    let (rec, _, _) = decided(approver.review(&task).await.unwrap());
+    assert_eq!(rec.action, "abstain");
+    assert_eq!(rec.applied.as_deref(), Some("noted; Slack told"));
+    let posted = w.slack.state.posted();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0].channel, "C0RELEASE");
+    assert!(posted[0].text.contains("ci/notify") && posted[0].text.contains(&rec.audit_id));
+}
