@@ -1,0 +1,292 @@
+//! One incident, from attribution to the pull request: code picks the culprit, the model
+//! confirms and explains, host code reverts, opens (or updates) the PR and tells Slack.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::attribution::{self, Candidate, Verdict};
+use super::pass::{Report, Rollback, Target, data, short};
+use super::state::{Incident, PlaneState};
+use crate::agent::{self, Outcome, RunSpec};
+use crate::clock::Clock;
+use crate::mcp::{AllowList, Scoped, Toolbox};
+use crate::model::Model;
+use crate::prompt::PromptError;
+
+impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn incident(
+        &self,
+        target: &Target,
+        plane: &mut PlaneState,
+        route: &str,
+        ratio: f64,
+        requests: u64,
+        now: i64,
+        report: &mut Report,
+    ) -> Result<(), PromptError> {
+        let mut inc = Incident {
+            opened_at: now,
+            ..Incident::default()
+        };
+        let summary = format!(
+            "`{route}` on {} answers {:.0}% errors ({requests} requests in the last {} s)",
+            target.control_plane,
+            ratio * 100.0,
+            self.settings.window_secs
+        );
+        let (onset, before) = match self.onset(target, route).await {
+            Ok(o) => o,
+            Err(e) => {
+                inc.outcome = format!("alerted: onset unknown ({e})");
+                self.slack(
+                    target,
+                    None,
+                    &format!(
+                        "{summary}. The onset could not be found ({e}); no rollback attempted."
+                    ),
+                    report,
+                )
+                .await;
+                plane.incidents.insert(route.to_string(), inc);
+                return Ok(());
+            }
+        };
+        inc.onset = Some(onset.start);
+        let onset_text = jiff::Timestamp::from_second(onset.start)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let mut notes = Vec::new();
+        let candidates = match self.candidates(target, now, &mut notes).await {
+            Ok(c) => c,
+            Err(e) => {
+                inc.outcome = format!("alerted: config history unavailable ({e})");
+                self.slack(target, None, &format!("{summary} since {onset_text}. The config history could not be read ({e}); no rollback attempted."), report).await;
+                plane.incidents.insert(route.to_string(), inc);
+                return Ok(());
+            }
+        };
+        let list: Vec<Candidate> = candidates.iter().map(|(c, _)| c.clone()).collect();
+        let verdict = attribution::attribute(
+            &list,
+            &[route.to_string()],
+            onset,
+            self.settings.max_lead_secs,
+        );
+        let (sha, why) = match verdict {
+            Verdict::Culprit { sha, why } => (sha, why),
+            Verdict::Ambiguous { shas } => {
+                inc.outcome = "alerted: ambiguous".into();
+                let names: Vec<&str> = shas.iter().map(|s| short(s)).collect();
+                self.slack(target, None, &format!("{summary} since {onset_text}. Several config commits fit ({}); a human must choose, no rollback opened.", names.join(", ")), report).await;
+                plane.incidents.insert(route.to_string(), inc);
+                return Ok(());
+            }
+            Verdict::NoCulprit { why } => {
+                inc.outcome = "alerted: no culprit".into();
+                self.slack(target, None, &format!("{summary} since {onset_text}. No config change explains it: {}. No rollback opened.", why.join("; ")), report).await;
+                plane.incidents.insert(route.to_string(), inc);
+                return Ok(());
+            }
+        };
+        let commit_text = candidates
+            .iter()
+            .find(|(c, _)| c.sha == sha)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default();
+        // The model confirms and explains; it cannot pick a commit code ruled out.
+        let (confirmed, explanation) = self
+            .ask_model(
+                target,
+                route,
+                &summary,
+                &onset_text,
+                &sha,
+                &why,
+                &commit_text,
+                report,
+            )
+            .await?;
+        inc.culprit = Some(sha.clone());
+        if !confirmed {
+            inc.outcome = "alerted: the model did not confirm the culprit".into();
+            self.slack(target, None, &format!("{summary} since {onset_text}. Code suspects {} ({}), but the review did not confirm it: {}. No rollback opened.", short(&sha), why.join("; "), explanation), report).await;
+            plane.incidents.insert(route.to_string(), inc);
+            return Ok(());
+        }
+        let branch = format!("auto-rollback/{}", short(&sha));
+        let body = format!(
+            "Automated rollback of {sha}.\n\n**Incident**: {summary}.\n- error ratio before the onset: {:.0}%; now: {:.0}%\n- onset: {onset_text} (first failing 5-minute bucket)\n- why this commit: {}\n\n**Explanation** (model-written, from the evidence):\n{}\n\n<details><summary>Commit under revert</summary>\n\n```\n{}\n```\n</details>\n\nMerging is up to a human{}.",
+            before * 100.0,
+            ratio * 100.0,
+            why.join("; "),
+            crate::prompt::fence("model explanation", &explanation, 2000),
+            commit_text.chars().take(6000).collect::<String>(),
+            if self.settings.auto_merge {
+                " unless the checks pass first (auto_merge is on)"
+            } else {
+                ""
+            },
+        );
+        if self.settings.dry_run {
+            report.actions.push(format!(
+                "would revert {} on {branch} and open a pull request into {}",
+                short(&sha),
+                target.branch
+            ));
+            inc.outcome = "dry run".into();
+            plane.incidents.insert(route.to_string(), inc);
+            return Ok(());
+        }
+        // De-duplicate across ticks and restarts: an open PR from the same branch is updated.
+        let open = self
+            .tools
+            .call(
+                "github.pulls_list",
+                json!({"repo": target.repo, "state": "open", "head": branch}),
+            )
+            .await;
+        let existing = data(&open)
+            .ok()
+            .and_then(|d| d["pulls"].as_array()?.first().cloned());
+        if let Some(pr) = existing {
+            let number = pr["number"].as_u64().unwrap_or(0);
+            let _ = self
+                .tools
+                .call(
+                    "github.pull_comment",
+                    json!({"repo": target.repo, "number": number,
+                    "body": format!("The incident is still open: {summary}.")}),
+                )
+                .await;
+            report
+                .actions
+                .push(format!("updated the open rollback PR #{number}"));
+            inc.pr_number = Some(number);
+            inc.pr_url = pr["url"].as_str().map(str::to_string);
+            inc.outcome = format!("rollback PR #{number} already open; updated");
+            plane.incidents.insert(route.to_string(), inc);
+            return Ok(());
+        }
+        let revert = self
+            .tools
+            .call(
+                "github.commit_revert",
+                json!({"repo": target.repo, "sha": sha, "base": target.branch, "branch": branch}),
+            )
+            .await;
+        if revert.is_error {
+            inc.outcome = "alerted: the revert failed".into();
+            self.slack(target, None, &format!("{summary} since {onset_text}. {} is the culprit ({}), but it cannot be reverted automatically: {}. Nothing was forced.", short(&sha), why.join("; "), revert.text.chars().take(300).collect::<String>()), report).await;
+            plane.incidents.insert(route.to_string(), inc);
+            return Ok(());
+        }
+        report
+            .actions
+            .push(format!("reverted {} on {branch}", short(&sha)));
+        let pr = self
+            .tools
+            .call(
+                "github.pull_create",
+                json!({"repo": target.repo, "head": branch, "base": target.branch,
+                "title": format!("Roll back {} ({route} failing)", short(&sha)), "body": body,
+                "labels": ["auto-rollback", "incident"]}),
+            )
+            .await;
+        match data(&pr) {
+            Ok(d) => {
+                inc.pr_number = d["number"].as_u64();
+                inc.pr_url = d["url"].as_str().map(str::to_string);
+                report
+                    .actions
+                    .push(format!("opened PR #{}", inc.pr_number.unwrap_or(0)));
+            }
+            Err(e) => report.actions.push(format!("could not open the PR: {e}")),
+        }
+        inc.outcome = "rollback PR opened".into();
+        if self.settings.auto_merge
+            && let Some(n) = inc.pr_number
+            && self.merge_when_green(target, n, report).await
+        {
+            inc.outcome = "rollback PR merged".into();
+        }
+        let link = inc.pr_url.clone().unwrap_or_else(|| "(no link)".into());
+        let text = format!(
+            "Incident: {summary} since {onset_text}.\nCulprit: {} in {} ({}).\nDone: reverted on `{branch}` and opened {link}. A human merges it.",
+            short(&sha),
+            target.repo,
+            why.join("; ")
+        );
+        inc.slack_ts = self.slack(target, None, &text, report).await;
+        inc.slack_channel = target.slack_channel.clone();
+        plane.incidents.insert(route.to_string(), inc);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn ask_model(
+        &self,
+        target: &Target,
+        route: &str,
+        summary: &str,
+        onset: &str,
+        sha: &str,
+        why: &[String],
+        commit_text: &str,
+        report: &mut Report,
+    ) -> Result<(bool, String), PromptError> {
+        let flow = &self.settings.flow;
+        let ctx = json!({"control_plane": target.control_plane, "route": route, "summary": summary,
+            "onset": onset, "sha": sha, "repo": target.repo, "why": why, "commit": commit_text});
+        let spec = RunSpec {
+            flow: "rollback".into(),
+            system: self.prompts.render(
+                &flow.system_template,
+                minijinja::Value::from_serialize(&ctx),
+            )?,
+            user: self
+                .prompts
+                .render(&flow.user_template, minijinja::Value::from_serialize(&ctx))?,
+            answer_schema: flow.answer_schema.clone(),
+            structured_output: self.settings.structured_output,
+            max_steps: flow.max_steps,
+            max_tokens: flow.max_tokens,
+            deadline: Duration::from_secs(flow.deadline_secs),
+            result_cap: flow.result_cap_bytes,
+            temperature: self.settings.temperature,
+        };
+        let allow = AllowList(flow.tools.clone());
+        let rec = agent::run(
+            &self.model,
+            &Scoped {
+                pool: &self.tools,
+                allow: &allow,
+            },
+            &spec,
+        )
+        .await;
+        self.metrics.record(&rec, 0);
+        report.model_calls += rec.steps;
+        report.prompt_tokens += rec.prompt_tokens;
+        let mut line = serde_json::to_value(&rec).unwrap_or_default();
+        line["kind"] = json!("rollback_review");
+        line["culprit"] = json!(sha);
+        if let Err(e) = self.audit.write_value(&line) {
+            tracing::error!(error = %e, "could not write the audit record");
+        }
+        Ok(match rec.outcome {
+            Outcome::Answer { value } => {
+                let confirmed = value["confirm"] == true && value["culprit"].as_str() == Some(sha);
+                (
+                    confirmed,
+                    value["explanation"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            }
+            Outcome::NoDecision { reason } => (false, format!("no answer ({reason})")),
+        })
+    }
+}
