@@ -209,6 +209,12 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                             && let Some(i) = plane.incidents.get_mut(&route)
                         {
                             i.outcome = "rollback PR merged".into();
+                            let thread = i.slack_ts.clone();
+                            let text = format!(
+                                "Update: the rollback PR #{n} passed its checks and was merged (auto_merge)."
+                            );
+                            self.slack(target, thread.as_deref(), &text, &mut report)
+                                .await;
                         }
                     }
                 }

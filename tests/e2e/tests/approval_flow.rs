@@ -554,3 +554,70 @@ async fn an_abstention_tells_slack_that_a_human_must_act() {
     assert_eq!(posted[0].channel, "C0RELEASE");
     assert!(posted[0].text.contains("ci/notify") && posted[0].text.contains(&rec.audit_id));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vote_that_lost_the_race_is_recorded_not_forced() {
+    let w = World::start(script(APPROVES), POLICY).await.unwrap();
+    let head = w.shop_head().unwrap();
+    let task = w
+        .create_task("raced", &head, DIGEST, &["alice", AI], 2)
+        .unwrap();
+    // A decision was committed (approve), but before its vote landed our entry was set to
+    // reject by another path (a person using the AI's credentials, an older replica).
+    let uid = task["metadata"]["uid"].as_str().unwrap().to_string();
+    let client = client_for(&w.kube, "ai-approver").await.unwrap();
+    let api: ::kube::Api<::kube::api::DynamicObject> = ::kube::Api::namespaced_with(
+        client.clone(),
+        "ci",
+        &agent_host::approval::apply::approval_tasks(),
+    );
+    let p: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "replace", "path": "/spec/approvers/1/input", "value": "reject"}]))
+    .unwrap();
+    api.patch(
+        "raced",
+        &Default::default(),
+        &::kube::api::Patch::Json::<()>(p),
+    )
+    .await
+    .unwrap();
+    Store::new(client, "ai")
+        .create(&Record {
+            audit_id: "appr-race-1".into(),
+            namespace: "ci".into(),
+            name: "raced".into(),
+            uid,
+            pipeline: "build-and-deploy".into(),
+            model: "scripted".into(),
+            action: "approve".into(),
+            reason: "routine".into(),
+            entry: Some(1),
+            applied: None,
+            reward: None,
+            decided_at: jiff::Timestamp::now().to_string(),
+        })
+        .await
+        .unwrap();
+    // The task is final now (a reject), so the review follows up; the stale approve is never sent.
+    let after = w.task("raced").unwrap();
+    assert_eq!(after["status"]["state"], "rejected");
+    let mut pending = after.clone();
+    pending["status"]["state"] = json!("pending");
+    match approver_resume(&w, &pending).await {
+        Review::Resumed(r) => {
+            let applied = r.applied.unwrap();
+            assert!(applied.starts_with("refused: HTTP"), "{applied}");
+            assert!(applied.contains("our entry reject"), "{applied}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        w.task("raced").unwrap()["spec"]["approvers"][1]["input"],
+        "reject"
+    );
+}
+
+async fn approver_resume(w: &World, task: &Value) -> Review {
+    let approver = w.approver(ModeSetting::CoApprover, false).await.unwrap();
+    approver.review(task).await.unwrap()
+}

@@ -296,4 +296,8 @@ async fn auto_merge_waits_for_green_checks() {
         .unwrap();
     let r = schedule::once(&flow, &[w.target()], &state).await.unwrap();
     assert!(merged(&w), "{r:?}");
+    let posted = w.slack.state.posted();
+    assert_eq!(posted.len(), 2, "the incident message and one update");
+    assert_eq!(posted[1].thread_ts.as_deref(), Some(posted[0].ts.as_str()));
+    assert!(posted[1].text.contains("merged"));
 }
