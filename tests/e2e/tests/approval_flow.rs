@@ -297,20 +297,7 @@ rules:
     let uid = other["metadata"]["uid"].as_str().unwrap().to_string();
     let store = Store::new(client_for(&w.kube, "ai-approver").await.unwrap(), "ai");
     store
-        .create(&Record {
-            audit_id: "appr-test-1".into(),
-            namespace: "ci".into(),
-            name: "committed".into(),
-            uid,
-            pipeline: "build-and-deploy".into(),
-            model: "scripted".into(),
-            action: "approve".into(),
-            reason: "routine".into(),
-            entry: Some(1),
-            applied: None,
-            reward: None,
-            decided_at: jiff::Timestamp::now().to_string(),
-        })
+        .create(&committed_approve("appr-test-1", "committed", &uid))
         .await
         .unwrap();
     let calls = w.model_calls();
@@ -582,20 +569,7 @@ async fn a_vote_that_lost_the_race_is_recorded_not_forced() {
     .await
     .unwrap();
     Store::new(client, "ai")
-        .create(&Record {
-            audit_id: "appr-race-1".into(),
-            namespace: "ci".into(),
-            name: "raced".into(),
-            uid,
-            pipeline: "build-and-deploy".into(),
-            model: "scripted".into(),
-            action: "approve".into(),
-            reason: "routine".into(),
-            entry: Some(1),
-            applied: None,
-            reward: None,
-            decided_at: jiff::Timestamp::now().to_string(),
-        })
+        .create(&committed_approve("appr-race-1", "raced", &uid))
         .await
         .unwrap();
     // The task is final now (a reject), so the review follows up; the stale approve is never sent.
@@ -620,4 +594,22 @@ async fn a_vote_that_lost_the_race_is_recorded_not_forced() {
 async fn approver_resume(w: &World, task: &Value) -> Review {
     let approver = w.approver(ModeSetting::CoApprover, false).await.unwrap();
     approver.review(task).await.unwrap()
+}
+
+/// A committed, not yet applied approve of entry 1 (what a crash between commit and vote leaves).
+fn committed_approve(audit_id: &str, name: &str, uid: &str) -> Record {
+    Record {
+        audit_id: audit_id.into(),
+        namespace: "ci".into(),
+        name: name.into(),
+        uid: uid.into(),
+        pipeline: "build-and-deploy".into(),
+        model: "scripted".into(),
+        action: "approve".into(),
+        reason: "routine".into(),
+        entry: Some(1),
+        applied: None,
+        reward: None,
+        decided_at: jiff::Timestamp::now().to_string(),
+    }
 }
