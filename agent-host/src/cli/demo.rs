@@ -369,6 +369,16 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<bool> {
     let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string();
     let dir = std::path::absolute(dir.unwrap_or_else(|| PathBuf::from(".demo").join(stamp)))?;
     std::fs::create_dir_all(&dir)?;
+    // A folder reused from an earlier run: its env file would point at dead ports and its state
+    // would remember the last run's incident.
+    for stale in ["sandbox", "rollback-state.json", "audit.jsonl"] {
+        let p = dir.join(stale);
+        let _ = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
     header(&format!(
         "Starting the sandbox (emulators + scripted model); records go to {}",
         dir.display()
