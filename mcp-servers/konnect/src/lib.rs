@@ -5,7 +5,9 @@
 //! evidence, control planes and gateway entities with scoped ids handled for the caller. The
 //! 10-queries-a-minute limit is shared by every caller in the process, with a short cache.
 
+pub mod args;
 pub mod client;
+pub mod entities;
 pub mod health;
 pub mod limiter;
 pub mod query;
