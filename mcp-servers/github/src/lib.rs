@@ -5,6 +5,7 @@
 //! pull request, comment, merge) only when enabled, merge behind its own switch. Every tool
 //! honours the `--repos` allow-list, and upstream text is fenced as untrusted data.
 
+mod alerts;
 pub mod client;
 mod reads;
 pub mod render;

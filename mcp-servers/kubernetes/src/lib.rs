@@ -6,6 +6,7 @@
 //! Secret values never leave the server.
 
 pub mod approval;
+pub mod args;
 pub mod cluster;
 pub mod format;
 pub mod pods;
