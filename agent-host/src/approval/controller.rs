@@ -1,7 +1,6 @@
 //! The controller: kube-runtime watches ApprovalTasks (per configured namespace, or cluster-wide)
 //! and calls [`Approver::review`] for each change, level-triggered, with bounded concurrency
-//! shared across namespaces. Pending tasks are re-checked on an interval (the deadline moves
-//! even when the object does not); errors back off and retry.
+//! shared across namespaces; failed reviews back off and retry.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +18,6 @@ use crate::clock::Clock;
 use crate::mcp::Toolbox;
 use crate::model::Model;
 
-/// How often a task still pending is looked at again without a change.
-const RECHECK: Duration = Duration::from_secs(60);
 /// Back-off after a failed review.
 const RETRY: Duration = Duration::from_secs(30);
 
@@ -41,24 +38,19 @@ async fn reconcile<M: Model, T: Toolbox, C: Clock>(
         task.metadata.namespace.as_deref().unwrap_or(""),
         task.metadata.name.as_deref().unwrap_or("")
     );
-    Ok(match review {
-        Review::Ignored(why) => {
-            tracing::debug!(task = %name, %why, "ignored");
-            if value["status"]["state"].as_str().unwrap_or("pending") == "pending" {
-                Action::requeue(RECHECK)
-            } else {
-                Action::await_change()
-            }
-        }
+    match review {
+        Review::Ignored(why) => tracing::debug!(task = %name, %why, "ignored"),
         Review::Decided { record, .. } | Review::Resumed(record) | Review::Waiting(record) => {
             tracing::debug!(task = %name, action = %record.action, "decided; following until final");
-            Action::await_change()
         }
         Review::FollowedUp(record) => {
             tracing::info!(task = %name, reward = ?record.reward, "feedback recorded");
-            Action::await_change()
         }
-    })
+    }
+    // Every outcome waits for the next change: a task not ours, voted on or final changes only
+    // by a vote or by ending, and a pending task of ours is decided in this review already
+    // (failed reviews are retried by the error policy).
+    Ok(Action::await_change())
 }
 
 fn error_policy<M, T, C>(

@@ -101,6 +101,14 @@ pub enum ReviewError {
     Prompt(#[from] PromptError),
 }
 
+/// Which task, as its metadata says.
+#[derive(Clone, Copy)]
+struct TaskId<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    uid: &'a str,
+}
+
 fn field<'a>(task: &'a Value, path: &str, what: &'static str) -> Result<&'a str, ReviewError> {
     task.pointer(path)
         .and_then(Value::as_str)
@@ -144,8 +152,20 @@ fn summary(gate: &Gate) -> String {
 impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
     /// Reviews `task` (an ApprovalTask as JSON).
     pub async fn review(&self, task: &Value) -> Result<Review, ReviewError> {
-        let uid = field(task, "/metadata/uid", "metadata.uid")?;
-        let existing = self.store.get(uid).await?;
+        let id = TaskId {
+            namespace: field(task, "/metadata/namespace", "metadata.namespace")?,
+            name: field(task, "/metadata/name", "metadata.name")?,
+            uid: field(task, "/metadata/uid", "metadata.uid")?,
+        };
+        let identity = &self.settings.identity;
+        // The webhook never lets the approvers list change, so a task that does not list us
+        // never had a record: no need to ask the store.
+        let Some(entry) = patch::own_entry(task, identity) else {
+            return Ok(Review::Ignored(format!(
+                "{identity} is not a User approver of this task"
+            )));
+        };
+        let existing = self.store.get(id.uid).await?;
         if patch::state(task) != "pending" {
             return match existing {
                 Some(rec) if rec.action != "skip" => self.follow_up(task, rec).await,
@@ -166,22 +186,18 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         if let Some(rec) = existing {
             return self.resume(rec).await;
         }
-        let identity = &self.settings.identity;
-        let Some(entry) = patch::own_entry(task, identity) else {
-            return Ok(Review::Ignored(format!(
-                "{identity} is not a User approver of this task"
-            )));
-        };
         if entry.input != "pending" {
             return Ok(Review::Ignored(format!("we already voted {}", entry.input)));
         }
-        self.decide(task, entry.index).await
+        self.decide(&id, entry.index).await
     }
 
-    async fn decide(&self, task: &Value, index: usize) -> Result<Review, ReviewError> {
-        let namespace = field(task, "/metadata/namespace", "metadata.namespace")?;
-        let name = field(task, "/metadata/name", "metadata.name")?;
-        let uid = field(task, "/metadata/uid", "metadata.uid")?;
+    async fn decide(&self, id: &TaskId<'_>, index: usize) -> Result<Review, ReviewError> {
+        let TaskId {
+            namespace,
+            name,
+            uid,
+        } = *id;
         let now = self.clock.now();
         let ev = evidence::gather(&self.tools, namespace, name)
             .await

@@ -47,7 +47,6 @@ pub fn build(
                 auto_merge: r.auto_merge,
                 dry_run,
                 flow,
-                model_name: settings.model.clone(),
                 structured_output: cfg.model.structured_output,
                 temperature: cfg.model.temperature,
             },

@@ -5,12 +5,12 @@
 //! or none make the evidence ambiguous, and no pull request is opened. Pure.
 
 use super::deck::Touched;
+use super::pass::short;
 
 /// A commit that changed the config file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     pub sha: String,
-    pub committed_at: i64,
     /// When it went live, and how we know.
     pub live_at: i64,
     pub live_source: String,
@@ -33,10 +33,6 @@ pub enum Verdict {
     Ambiguous { shas: Vec<String> },
     /// None fits; `why` says what ruled each out.
     NoCulprit { why: Vec<String> },
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
 }
 
 /// Ranks `candidates` for failing `routes` with errors since `onset`.
@@ -128,7 +124,6 @@ mod tests {
         }
         Candidate {
             sha: sha.into(),
-            committed_at: live_at - 300,
             live_at,
             live_source: "deploy run".into(),
             touched: t,

@@ -147,7 +147,6 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             found.push((
                 Candidate {
                     sha: sha.to_string(),
-                    committed_at,
                     live_at,
                     live_source,
                     touched,

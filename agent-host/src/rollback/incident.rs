@@ -219,7 +219,6 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             why.join("; ")
         );
         inc.slack_ts = self.slack(target, None, &text, report).await;
-        inc.slack_channel = target.slack_channel.clone();
         plane.incidents.insert(route.to_string(), inc);
         Ok(())
     }

@@ -54,7 +54,6 @@ pub struct Settings {
     pub auto_merge: bool,
     pub dry_run: bool,
     pub flow: FlowConfig,
-    pub model_name: String,
     pub structured_output: bool,
     pub temperature: Option<f32>,
 }
@@ -80,6 +79,7 @@ pub struct Report {
     pub prompt_tokens: u64,
 }
 
+/// A tool's structured data, or its error text (shortened) when it failed.
 pub(super) fn data(out: &crate::mcp::ToolOutcome) -> Result<&Value, String> {
     if out.is_error {
         return Err(out.text.chars().take(300).collect());
@@ -89,6 +89,7 @@ pub(super) fn data(out: &crate::mcp::ToolOutcome) -> Result<&Value, String> {
         .ok_or_else(|| "the tool returned no structured data".to_string())
 }
 
+/// An RFC 3339 time as epoch seconds.
 pub(super) fn ts(v: &Value) -> Option<i64> {
     v.as_str()?
         .parse::<jiff::Timestamp>()
@@ -96,6 +97,7 @@ pub(super) fn ts(v: &Value) -> Option<i64> {
         .map(|t| t.as_second())
 }
 
+/// The usual seven-character form of a commit id.
 pub(super) fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }

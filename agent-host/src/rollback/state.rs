@@ -18,7 +18,6 @@ pub struct Incident {
     pub pr_url: Option<String>,
     /// The Slack message that threads this incident's updates.
     pub slack_ts: Option<String>,
-    pub slack_channel: Option<String>,
     /// What was done, for the next tick and for people.
     pub outcome: String,
 }

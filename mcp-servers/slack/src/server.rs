@@ -443,6 +443,22 @@ impl SlackServer {
         untrusted("slack messages", &t.render())
     }
 
+    /// `N messages`, their rows and the next cursor of a history or replies answer.
+    async fn page(&self, channel: &str, v: &Value) -> ToolResult<String> {
+        let messages = v["messages"].as_array().cloned().unwrap_or_default();
+        let (url, _) = self.dir.identity(&self.api).await?;
+        let next = v["response_metadata"]["next_cursor"]
+            .as_str()
+            .filter(|c| !c.is_empty());
+        Ok(format!(
+            "{} messages\n{}{}",
+            messages.len(),
+            self.rows(channel, &messages, &url).await,
+            next.map(|c| format!("\nmore: cursor=\"{c}\""))
+                .unwrap_or_default()
+        ))
+    }
+
     async fn history(&self, a: HistoryArgs) -> ToolResult<CallToolResult> {
         let channel = self.channel(&a.channel).await?;
         let limit = a.limit.unwrap_or(20).clamp(1, 200);
@@ -459,19 +475,8 @@ impl SlackServer {
                 ],
             )
             .await?;
-        let messages = v["messages"].as_array().cloned().unwrap_or_default();
-        let (url, _) = self.dir.identity(&self.api).await?;
-        let next = v["response_metadata"]["next_cursor"]
-            .as_str()
-            .filter(|c| !c.is_empty());
         Ok(budget::with_hint(
-            budget::text(format!(
-                "{channel}: {} messages\n{}{}",
-                messages.len(),
-                self.rows(&channel, &messages, &url).await,
-                next.map(|c| format!("\nmore: cursor=\"{c}\""))
-                    .unwrap_or_default()
-            )),
+            budget::text(format!("{channel}: {}", self.page(&channel, &v).await?)),
             "narrow with since/until or a smaller limit",
         ))
     }
@@ -491,17 +496,9 @@ impl SlackServer {
                 ],
             )
             .await?;
-        let messages = v["messages"].as_array().cloned().unwrap_or_default();
-        let (url, _) = self.dir.identity(&self.api).await?;
-        let next = v["response_metadata"]["next_cursor"]
-            .as_str()
-            .filter(|c| !c.is_empty());
         Ok(budget::text(format!(
-            "thread {ts} in {channel}: {} messages\n{}{}",
-            messages.len(),
-            self.rows(&channel, &messages, &url).await,
-            next.map(|c| format!("\nmore: cursor=\"{c}\""))
-                .unwrap_or_default()
+            "thread {ts} in {channel}: {}",
+            self.page(&channel, &v).await?
         )))
     }
 

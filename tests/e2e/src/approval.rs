@@ -12,7 +12,7 @@ use agent_host::approval::store::Store;
 use agent_host::audit::{AuditLog, Metrics};
 use agent_host::clock::SystemClock;
 use agent_host::config::Config;
-use agent_host::mcp::{Endpoint, Pool, ServerSpec};
+use agent_host::mcp::Pool;
 use agent_host::model::{ModelSettings, OpenAiModel, RetryPolicy};
 use agent_host::prompt::Prompts;
 use mcp_runtime::ServerArgs;
@@ -105,23 +105,7 @@ impl World {
         )
         .await?;
         let slack = sandbox::slack::spawn_seeded().await?;
-        let slack_mcp = host(
-            mcp_slack::server::SlackServer::new(
-                mcp_slack::client::SlackApi::new(
-                    &slack.url(),
-                    sandbox::slack::BOT_TOKEN.to_string(),
-                )?,
-                vec![],
-                mcp_slack::policy::PostPolicy::parse(Some("true"))
-                    .map_err(|e| -> Boxed { e.into() })?,
-                None,
-            ),
-            &ServerArgs {
-                allow_writes: true,
-                ..ServerArgs::default()
-            },
-        )
-        .await?;
+        let slack_mcp = crate::host_slack(&slack).await?;
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("policy.yaml"), policy)?;
         Ok(Self {
@@ -138,17 +122,10 @@ impl World {
 
     /// The agent host's pool over both servers.
     pub fn pool(&self) -> Pool {
-        let spec = |name: &str, h: &Hosted| ServerSpec {
-            name: name.into(),
-            endpoint: Endpoint::Http {
-                url: h.url.clone(),
-                token: Some(h.token.clone()),
-            },
-        };
-        Pool::new(vec![
-            spec("kubernetes", &self.kube_mcp),
-            spec("github", &self.github_mcp),
-            spec("slack", &self.slack_mcp),
+        crate::pool(&[
+            ("kubernetes", &self.kube_mcp),
+            ("github", &self.github_mcp),
+            ("slack", &self.slack_mcp),
         ])
     }
 

@@ -69,3 +69,36 @@ pub async fn host<S: ToolServer>(server: S, args: &ServerArgs) -> Result<Hosted,
         cancel,
     })
 }
+
+/// The agent host's pool over hosted servers, by name.
+pub fn pool(servers: &[(&str, &Hosted)]) -> agent_host::mcp::Pool {
+    agent_host::mcp::Pool::new(
+        servers
+            .iter()
+            .map(|(name, h)| agent_host::mcp::ServerSpec {
+                name: name.to_string(),
+                endpoint: agent_host::mcp::Endpoint::Http {
+                    url: h.url.clone(),
+                    token: Some(h.token.clone()),
+                },
+            })
+            .collect(),
+    )
+}
+
+/// mcp-slack over the Slack emulator, posting allowed in every channel the bot is in.
+pub async fn host_slack(
+    slack: &sandbox::slack::SlackServer,
+) -> Result<Hosted, Box<dyn std::error::Error + Send + Sync>> {
+    let server = mcp_slack::server::SlackServer::new(
+        mcp_slack::client::SlackApi::new(&slack.url(), sandbox::slack::BOT_TOKEN.to_string())?,
+        vec![],
+        mcp_slack::policy::PostPolicy::parse(Some("true"))?,
+        None,
+    );
+    let args = ServerArgs {
+        allow_writes: true,
+        ..ServerArgs::default()
+    };
+    Ok(host(server, &args).await?)
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use agent_host::audit::{AuditLog, Metrics};
 use agent_host::clock::Clock;
 use agent_host::config::Config;
-use agent_host::mcp::{Endpoint, Pool, ServerSpec};
+use agent_host::mcp::Pool;
 use agent_host::model::OpenAiModel;
 use agent_host::prompt::Prompts;
 use agent_host::rollback::detector::Limits;
@@ -23,6 +23,18 @@ use crate::approval::root;
 use crate::{Hosted, host};
 
 type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+/// The seeded scenario's failure: orders-route answers 503 since 123 minutes before start-up.
+pub const SEEDED_ONSET: &str =
+    "  - {route: orders-route, from: -123m, status: 503, ratio: 1.0, latency_ms: 3}";
+
+/// A decK edit that puts a `request-termination` plugin (503) on orders-route.
+pub fn terminate_orders(yaml: String) -> String {
+    yaml.replace(
+        "        strip_path: false\n        tags: [shop]\n  - name: payments",
+        "        strip_path: false\n        tags: [shop]\n        plugins:\n          - name: request-termination\n            config: {status_code: 503, message: maintenance}\n  - name: payments",
+    )
+}
 
 /// The Konnect emulator's clock, as the flow's clock.
 pub struct ScenarioClock(pub Arc<Konnect>);
@@ -92,17 +104,10 @@ impl World {
             // `pull_merge` exists for the auto-merge scenario; only host code calls it.
             true,
         );
-        let s = mcp_slack::server::SlackServer::new(
-            mcp_slack::client::SlackApi::new(&slack.url(), slack::BOT_TOKEN.to_string())?,
-            vec![],
-            mcp_slack::policy::PostPolicy::parse(Some("true"))
-                .map_err(|e| -> Boxed { e.into() })?,
-            None,
-        );
         let hosted = vec![
             ("konnect".to_string(), host(k, &reads).await?),
             ("github".to_string(), host(gh, &writes).await?),
-            ("slack".to_string(), host(s, &writes).await?),
+            ("slack".to_string(), crate::host_slack(&slack).await?),
         ];
         Ok(Self {
             konnect,
@@ -161,18 +166,9 @@ impl World {
 
     /// The agent host's pool over the three servers.
     pub fn pool(&self) -> Pool {
-        Pool::new(
-            self.hosted
-                .iter()
-                .map(|(name, h)| ServerSpec {
-                    name: name.clone(),
-                    endpoint: Endpoint::Http {
-                        url: h.url.clone(),
-                        token: Some(h.token.clone()),
-                    },
-                })
-                .collect(),
-        )
+        let servers: Vec<(&str, &Hosted)> =
+            self.hosted.iter().map(|(n, h)| (n.as_str(), h)).collect();
+        crate::pool(&servers)
     }
 
     /// The watched target.
@@ -211,7 +207,6 @@ impl World {
                 auto_merge: false,
                 dry_run,
                 flow: cfg.flow("rollback")?.clone(),
-                model_name: "scripted".into(),
                 structured_output: false,
                 temperature: None,
             },

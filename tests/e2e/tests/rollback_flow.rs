@@ -4,18 +4,12 @@
 
 use agent_host::rollback::schedule;
 use agent_host::rollback::state::StateFile;
-use e2e::rollback::World;
+use e2e::rollback::{SEEDED_ONSET, World, terminate_orders};
 use sandbox::model::Script;
-use serde_json::json;
 
-const ONSET_LINE: &str =
-    "  - {route: orders-route, from: -123m, status: 503, ratio: 1.0, latency_ms: 3}";
-
+/// The model confirms the commit code found.
 fn confirms(culprit: &str) -> Script {
-    serde_json::from_value(json!({"rules": [{"reply": {"tool_calls": [{"name": "submit_answer", "arguments": {
-        "culprit": culprit, "confirm": true, "confidence": 0.9,
-        "explanation": "The commit moved the orders service to orders-v2:8081; every request to orders-route has failed with 503 since its deploy."}}]}}]}))
-    .unwrap()
+    sandbox::demo::model_script(culprit)
 }
 
 fn rollback_pulls(w: &World) -> Vec<(u64, String, String)> {
@@ -39,14 +33,6 @@ async fn ticks(w: &World, state: &StateFile, n: usize) {
     }
 }
 
-/// A request-termination plugin (503) on orders-route.
-fn terminate_orders(yaml: String) -> String {
-    yaml.replace(
-        "        strip_path: false\n        tags: [shop]\n  - name: payments",
-        "        strip_path: false\n        tags: [shop]\n        plugins:\n          - name: request-termination\n            config: {status_code: 503, message: maintenance}\n  - name: payments",
-    )
-}
-
 fn rfc3339(t: i64) -> String {
     jiff::Timestamp::from_second(t).unwrap().to_string()
 }
@@ -61,7 +47,7 @@ async fn a_plugin_that_breaks_a_route_is_reverted_once_and_announced_once() {
         rfc3339(now + 780)
     );
     let w = World::start(
-        move |s| s.replace(ONSET_LINE, &line),
+        move |s| s.replace(SEEDED_ONSET, &line),
         |_| Script { rules: vec![] },
     )
     .await
@@ -205,7 +191,7 @@ async fn a_revert_conflict_is_reported_and_never_forced() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn healthy_traffic_and_failing_queries_cost_nothing() {
-    let w = World::start(|s| s.replace(ONSET_LINE, ""), confirms)
+    let w = World::start(|s| s.replace(SEEDED_ONSET, ""), confirms)
         .await
         .unwrap();
     let state = StateFile::new(Some(w.dir.path().join("state.json")));

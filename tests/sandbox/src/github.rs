@@ -120,11 +120,7 @@ pub async fn spawn(state: Arc<GitHub>, addr: SocketAddr) -> std::io::Result<GitH
     let addr = listener.local_addr()?;
     let _ = state.base.set(format!("http://{addr}"));
     let app = api::router(state.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "github emulator stopped");
-        }
-    });
+    crate::serve_in_background(listener, app, "github");
     Ok(GitHubServer { addr, state })
 }
 

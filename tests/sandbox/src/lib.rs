@@ -21,3 +21,16 @@ pub mod mcp_client;
 pub mod model;
 pub mod slack;
 pub mod tls;
+
+/// Serves `app` on `listener` in the background, logging (as `name`) if it ever stops.
+pub(crate) fn serve_in_background(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    name: &'static str,
+) {
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "{name} emulator stopped");
+        }
+    });
+}

@@ -320,10 +320,6 @@ pub async fn spawn(script: Script) -> std::io::Result<ModelServer> {
         .route("/v1/chat/completions", post(completions))
         .route("/v1/models", get(|| async { Json(json!({"object": "list", "data": [{"id": "scripted", "object": "model", "created": 0, "owned_by": "sandbox"}]})) }))
         .with_state(state.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "model emulator stopped");
-        }
-    });
+    crate::serve_in_background(listener, app, "model");
     Ok(ModelServer { addr, state })
 }

@@ -106,11 +106,7 @@ pub async fn spawn(state: Arc<Slack>, addr: SocketAddr) -> std::io::Result<Slack
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let app = api::router(state.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "slack emulator stopped");
-        }
-    });
+    crate::serve_in_background(listener, app, "slack");
     Ok(SlackServer { addr, state })
 }
 

@@ -1,22 +1,13 @@
 //! Rollback benchmark on the scenario suite (emulator clock, one tick per minute as configured):
 //! detection latency from the error onset to the rollback PR, model round trips and prompt
 //! tokens per incident, and model calls in a healthy hour. Onsets are spread across the minute
-//! so the phase between ticks and onset is averaged out.
+//! and the ticks shifted against the emulator's one-minute buckets, so neither phase decides the
+//! result.
 //! `cargo run --release -p e2e --bin rollback-bench`.
 
 use agent_host::rollback::state::StateFile;
-use e2e::rollback::World;
+use e2e::rollback::{SEEDED_ONSET, World, terminate_orders};
 use sandbox::model::Script;
-use serde_json::json;
-
-const ONSET_LINE: &str =
-    "  - {route: orders-route, from: -123m, status: 503, ratio: 1.0, latency_ms: 3}";
-
-fn confirms(culprit: &str) -> Script {
-    serde_json::from_value(json!({"rules": [{"reply": {"tool_calls": [{"name": "submit_answer", "arguments": {
-        "culprit": culprit, "confirm": true, "confidence": 0.9, "explanation": "The plugin answers 503."}}]}}]}))
-    .unwrap_or(Script { rules: vec![] })
-}
 
 fn ts(t: i64) -> String {
     jiff::Timestamp::from_second(t)
@@ -27,7 +18,9 @@ fn ts(t: i64) -> String {
 type Boxed = Box<dyn std::error::Error + Send + Sync>;
 
 /// Seconds from onset to the PR, model round trips, prompt tokens.
-async fn incident(phase: i64) -> Result<(i64, u32, u64), Boxed> {
+/// One incident: errors start `phase` s into a minute after the first tick; the ticks are shifted
+/// by `align` s against the emulator's one-minute buckets.
+async fn incident(phase: i64, align: i64) -> Result<(i64, u32, u64), Boxed> {
     let now = jiff::Timestamp::now().as_second();
     let onset = now + 180 + phase;
     let line = format!(
@@ -35,20 +28,18 @@ async fn incident(phase: i64) -> Result<(i64, u32, u64), Boxed> {
         ts(onset)
     );
     let w = World::start(
-        move |s| s.replace(ONSET_LINE, &line),
+        move |s| s.replace(SEEDED_ONSET, &line),
         |_| Script { rules: vec![] },
     )
     .await?;
     let sha = w.push_config(
         "orders: maintenance mode",
-        |y| y.replace(
-            "        strip_path: false\n        tags: [shop]\n  - name: payments",
-            "        strip_path: false\n        tags: [shop]\n        plugins:\n          - name: request-termination\n            config: {status_code: 503}\n  - name: payments",
-        ),
+        terminate_orders,
         onset - 120,
         Some(onset - 20),
     )?;
-    w.model.state.set_script(confirms(&sha));
+    w.model.state.set_script(sandbox::demo::model_script(&sha));
+    w.konnect.state.clock.advance(align);
     let state = StateFile::new(None);
     let mut memory = state.load()?;
     let flow = w.flow(false)?;
@@ -64,7 +55,7 @@ async fn incident(phase: i64) -> Result<(i64, u32, u64), Boxed> {
             })
             .unwrap_or(false);
         if opened {
-            let at = now + minute * 60;
+            let at = now + align + minute * 60;
             return Ok((at - onset, r.model_calls, r.prompt_tokens));
         }
         w.konnect.state.clock.advance(60);
@@ -76,14 +67,21 @@ async fn incident(phase: i64) -> Result<(i64, u32, u64), Boxed> {
 async fn main() -> Result<(), Boxed> {
     let mut latencies = Vec::new();
     let (mut calls, mut tokens) = (Vec::new(), Vec::new());
-    for phase in [0, 10, 20, 30, 40, 50] {
-        let (l, c, t) = incident(phase).await?;
+    for (phase, align) in [0, 10, 20, 30, 40, 50]
+        .into_iter()
+        .flat_map(|p| [0, 20, 40].map(|a| (p, a)))
+    {
+        let (l, c, t) = incident(phase, align).await?;
         latencies.push(l);
         calls.push(c);
         tokens.push(t);
     }
     // A healthy hour: the seeded scenario without its failure, 60 ticks.
-    let w = World::start(|s| s.replace(ONSET_LINE, ""), |_| Script { rules: vec![] }).await?;
+    let w = World::start(
+        |s| s.replace(SEEDED_ONSET, ""),
+        |_| Script { rules: vec![] },
+    )
+    .await?;
     let mut memory = StateFile::new(None).load()?;
     let flow = w.flow(false)?;
     for _ in 0..60 {

@@ -28,6 +28,18 @@ fn fail(error: &str) -> Value {
     json!({"ok": false, "error": error})
 }
 
+/// The message `ts` of `channel`, or Slack's `message_not_found`.
+fn message_mut<'a>(
+    ws: &'a mut Workspace,
+    channel: &str,
+    ts: &str,
+) -> Result<&'a mut Message, Value> {
+    ws.messages
+        .get_mut(channel)
+        .and_then(|list| list.iter_mut().find(|m| m.ts == ts))
+        .ok_or_else(|| fail("message_not_found"))
+}
+
 fn parse_params(headers: &HeaderMap, query: Option<String>, body: &Bytes) -> Params {
     let mut p = Params::new();
     let mut add_form = |text: &str| {
@@ -428,14 +440,7 @@ fn update(ws: &mut Workspace, slack: &Slack, tok: &Token, p: &Params) -> Result<
         Some(b @ Value::Array(_)) => Some(b.clone()),
         _ => None,
     };
-    let list = ws
-        .messages
-        .get_mut(&channel)
-        .ok_or_else(|| fail("message_not_found"))?;
-    let m = list
-        .iter_mut()
-        .find(|m| m.ts == ts)
-        .ok_or_else(|| fail("message_not_found"))?;
+    let m = message_mut(ws, &channel, &ts)?;
     if m.user != tok.user {
         return Err(fail("cant_update_message"));
     }
@@ -473,14 +478,7 @@ fn react(ws: &mut Workspace, tok: &Token, p: &Params) -> Result<Value, Value> {
     {
         return Err(fail("invalid_name"));
     }
-    let list = ws
-        .messages
-        .get_mut(&channel)
-        .ok_or_else(|| fail("message_not_found"))?;
-    let m = list
-        .iter_mut()
-        .find(|m| m.ts == ts)
-        .ok_or_else(|| fail("message_not_found"))?;
+    let m = message_mut(ws, &channel, &ts)?;
     let users = m.reactions.entry(name).or_default();
     if users.contains(&tok.user) {
         return Err(fail("already_reacted"));
