@@ -184,7 +184,7 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             };
         }
         if let Some(rec) = existing {
-            return self.resume(rec).await;
+            return self.resume(task, rec).await;
         }
         if entry.input != "pending" {
             return Ok(Review::Ignored(format!("we already voted {}", entry.input)));
@@ -283,7 +283,7 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
                 "another instance recorded a decision first".into(),
             ));
         }
-        let record = self.apply(record).await?;
+        let record = self.apply(record, false).await?;
         self.metrics.count(
             "approval_decisions_total",
             &[
@@ -357,9 +357,11 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         Ok(agent::run(&self.model, &tools, &spec).await)
     }
 
-    /// Performs the write of a committed record and stores what happened.
-    async fn apply(&self, mut rec: Record) -> Result<Record, ReviewError> {
+    /// Performs the write of a committed record (unless `voted`: the vote already landed) and
+    /// stores what happened.
+    async fn apply(&self, mut rec: Record, voted: bool) -> Result<Record, ReviewError> {
         let applied = match rec.action.as_str() {
+            "approve" | "reject" if voted => "patched (found applied after a restart)".into(),
             "approve" | "reject" => apply::vote(&self.kube, &rec, &self.settings.identity).await,
             _ => match &self.settings.notify_channel {
                 Some(channel) => match apply::notify(&self.tools, channel, &rec).await {
@@ -379,14 +381,20 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         Ok(rec)
     }
 
-    async fn resume(&self, rec: Record) -> Result<Review, ReviewError> {
-        if rec.applied.is_some() {
+    async fn resume(&self, task: &Value, rec: Record) -> Result<Review, ReviewError> {
+        if rec.applied.is_some() || self.settings.dry_run {
             return Ok(Review::Waiting(rec));
         }
-        if self.settings.dry_run {
-            return Ok(Review::Waiting(rec));
-        }
-        Ok(Review::Resumed(self.apply(rec).await?))
+        // Stopped after the vote landed but before the record said so: the entry carries this
+        // decision's audit id. Sending the vote again would only be refused.
+        let landed = rec.entry.is_some_and(|i| {
+            let e = &task["spec"]["approvers"][i];
+            e["input"] == rec.action.as_str()
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(&rec.audit_id))
+        });
+        Ok(Review::Resumed(self.apply(rec, landed).await?))
     }
 
     async fn follow_up(&self, task: &Value, mut rec: Record) -> Result<Review, ReviewError> {

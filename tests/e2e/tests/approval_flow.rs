@@ -613,3 +613,44 @@ fn committed_approve(audit_id: &str, name: &str, uid: &str) -> Record {
         decided_at: jiff::Timestamp::now().to_string(),
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vote_that_landed_before_a_restart_is_recognised_not_resent() {
+    let w = World::start(script(APPROVES), POLICY).await.unwrap();
+    let head = w.shop_head().unwrap();
+    let task = w
+        .create_task("landed", &head, DIGEST, &["alice", AI], 2)
+        .unwrap();
+    let uid = task["metadata"]["uid"].as_str().unwrap().to_string();
+    let client = client_for(&w.kube, "ai-approver").await.unwrap();
+    Store::new(client.clone(), "ai")
+        .create(&committed_approve("appr-landed-1", "landed", &uid))
+        .await
+        .unwrap();
+    // The guarded vote went through; the process stopped before updating its record.
+    let vote: json_patch::Patch = serde_json::from_value(patch::guarded(
+        1,
+        AI,
+        "approve",
+        &patch::message("routine", "appr-landed-1"),
+    ))
+    .unwrap();
+    let api: ::kube::Api<::kube::api::DynamicObject> =
+        ::kube::Api::namespaced_with(client, "ci", &agent_host::approval::apply::approval_tasks());
+    api.patch(
+        "landed",
+        &Default::default(),
+        &::kube::api::Patch::Json::<()>(vote),
+    )
+    .await
+    .unwrap();
+    match approver_resume(&w, &w.task("landed").unwrap()).await {
+        Review::Resumed(r) => assert_eq!(
+            r.applied.as_deref(),
+            Some("patched (found applied after a restart)")
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.model_calls(), 0);
+    assert_eq!(events_for(&w, "landed")[0]["reason"], "AIApproved");
+}
