@@ -17,10 +17,21 @@ fn ts(t: i64) -> String {
 
 type Boxed = Box<dyn std::error::Error + Send + Sync>;
 
-/// Seconds from onset to the PR, model round trips, prompt tokens.
+/// One incident's numbers.
+struct Measured {
+    /// Seconds from the error onset to the PR.
+    from_onset: i64,
+    /// Seconds from the first failing measurement to the PR: the part the host controls.
+    from_first_failure: i64,
+    /// Wall time of the pass that opened the PR (queries, attribution, model, revert, Slack).
+    pass_ms: u128,
+    model_calls: u32,
+    prompt_tokens: u64,
+}
+
 /// One incident: errors start `phase` s into a minute after the first tick; the ticks are shifted
 /// by `align` s against the emulator's one-minute buckets.
-async fn incident(phase: i64, align: i64) -> Result<(i64, u32, u64), Boxed> {
+async fn incident(phase: i64, align: i64) -> Result<Measured, Boxed> {
     let now = jiff::Timestamp::now().as_second();
     let onset = now + 180 + phase;
     let line = format!(
@@ -44,7 +55,9 @@ async fn incident(phase: i64, align: i64) -> Result<(i64, u32, u64), Boxed> {
     let mut memory = state.load()?;
     let flow = w.flow(false)?;
     for minute in 0..15 {
+        let started = std::time::Instant::now();
         let r = flow.pass(&w.target(), &mut memory).await?;
+        let pass_ms = started.elapsed().as_millis();
         let opened = w
             .github
             .state
@@ -56,7 +69,20 @@ async fn incident(phase: i64, align: i64) -> Result<(i64, u32, u64), Boxed> {
             .unwrap_or(false);
         if opened {
             let at = now + align + minute * 60;
-            return Ok((at - onset, r.model_calls, r.prompt_tokens));
+            let first_failure = memory
+                .planes
+                .values()
+                .flat_map(|p| p.detector.routes.values())
+                .filter(|r| r.open)
+                .find_map(|r| r.failing_since)
+                .ok_or("an open incident without a first failing measurement")?;
+            return Ok(Measured {
+                from_onset: at - onset,
+                from_first_failure: at - first_failure,
+                pass_ms,
+                model_calls: r.model_calls,
+                prompt_tokens: r.prompt_tokens,
+            });
         }
         w.konnect.state.clock.advance(60);
     }
@@ -65,16 +91,18 @@ async fn incident(phase: i64, align: i64) -> Result<(i64, u32, u64), Boxed> {
 
 #[tokio::main]
 async fn main() -> Result<(), Boxed> {
-    let mut latencies = Vec::new();
-    let (mut calls, mut tokens) = (Vec::new(), Vec::new());
+    let (mut latencies, mut host) = (Vec::new(), Vec::new());
+    let (mut calls, mut tokens, mut pass_ms) = (Vec::new(), Vec::new(), Vec::new());
     for (phase, align) in [0, 10, 20, 30, 40, 50]
         .into_iter()
         .flat_map(|p| [0, 20, 40].map(|a| (p, a)))
     {
-        let (l, c, t) = incident(phase, align).await?;
-        latencies.push(l);
-        calls.push(c);
-        tokens.push(t);
+        let m = incident(phase, align).await?;
+        latencies.push(m.from_onset);
+        host.push(m.from_first_failure);
+        pass_ms.push(m.pass_ms);
+        calls.push(m.model_calls);
+        tokens.push(m.prompt_tokens);
     }
     // A healthy hour: the seeded scenario without its failure, 60 ticks.
     let w = World::start(
@@ -90,12 +118,26 @@ async fn main() -> Result<(), Boxed> {
     }
     let healthy = w.model.state.requests().len();
     latencies.sort_unstable();
+    host.sort_unstable();
+    pass_ms.sort_unstable();
     println!("incidents:                          {}", latencies.len());
     println!(
         "detection latency onset -> PR (s):  min {} / median {} / max {} (target <= failure_limit 2 x interval 60 + 10 = 130)",
         latencies[0],
         latencies[latencies.len() / 2],
         latencies[latencies.len() - 1]
+    );
+    println!(
+        "first failing measurement -> PR (s): min {} / median {} / max {} (failure_limit 2 x interval 60 + 10 = 130)",
+        host[0],
+        host[host.len() / 2],
+        host[host.len() - 1]
+    );
+    println!(
+        "wall time of the pass that opens the PR (ms): min {} / median {} / max {}",
+        pass_ms[0],
+        pass_ms[pass_ms.len() / 2],
+        pass_ms[pass_ms.len() - 1]
     );
     println!("model round trips per incident:     {:?}", calls);
     println!("prompt tokens per incident:         {:?}", tokens);
