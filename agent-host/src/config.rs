@@ -12,6 +12,7 @@ use crate::approval::review::ModeSetting;
 use crate::audit::Prices;
 use crate::mcp::{AllowList, Endpoint, ServerSpec};
 use crate::model::{ModelSettings, RetryPolicy};
+use crate::prompt::Prompts;
 
 /// The model section.
 #[derive(Debug, Clone, Deserialize)]
@@ -137,8 +138,13 @@ pub struct Config {
     pub servers: BTreeMap<String, ServerConfig>,
     #[serde(default)]
     pub flows: BTreeMap<String, FlowConfig>,
+    /// The prompt templates (the shipped set).
     #[serde(default = "default_prompts")]
     pub prompts_dir: PathBuf,
+    /// A directory whose templates take precedence over `prompts_dir`'s: override only the
+    /// files you change (any subset, same relative paths).
+    #[serde(default)]
+    pub prompts_override: Option<PathBuf>,
     #[serde(default)]
     pub audit: AuditConfig,
     /// The approval controller; absent: the flow is off.
@@ -274,6 +280,15 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl Config {
+    /// The prompt templates: `prompts_dir` overlaid by `prompts_override`.
+    pub fn prompts(&self) -> Prompts {
+        let base = Prompts::new(&self.prompts_dir);
+        match &self.prompts_override {
+            Some(o) => base.with_override(o),
+            None => base,
+        }
+    }
+
     /// Loads `path`; relative paths inside resolve against the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let err = |message: String| ConfigError {
@@ -286,15 +301,30 @@ impl Config {
         if cfg.prompts_dir.is_relative() {
             cfg.prompts_dir = base.join(&cfg.prompts_dir);
         }
+        if let Some(o) = cfg.prompts_override.as_mut() {
+            if o.is_relative() {
+                *o = base.join(&*o);
+            }
+            // A mount that did not happen would silently bring back the shipped prompts.
+            if !o.is_dir() {
+                return Err(err(format!(
+                    "prompts_override: {} is not a directory",
+                    o.display()
+                )));
+            }
+        }
         if let Some(j) = &cfg.audit.jsonl
             && j.is_relative()
         {
             cfg.audit.jsonl = Some(base.join(j));
         }
         // `answer_schema: approval/verdict.schema.json` names a file under the prompts.
+        let prompts = cfg.prompts();
         for (name, flow) in cfg.flows.iter_mut() {
             if let Value::String(file) = &flow.answer_schema {
-                let p = cfg.prompts_dir.join(file);
+                let p = prompts
+                    .find(file)
+                    .unwrap_or_else(|| cfg.prompts_dir.join(file));
                 let text = std::fs::read_to_string(&p)
                     .map_err(|e| err(format!("flow {name}: {}: {e}", p.display())))?;
                 flow.answer_schema = serde_json::from_str(&text)

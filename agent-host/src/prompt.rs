@@ -2,7 +2,7 @@
 //! them without rebuilding. Untrusted text enters only through the `untrusted` filter: HTML
 //! comments and zero-width characters stripped, truncated, fenced and labelled.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use minijinja::{Environment, Value};
 
@@ -43,30 +43,55 @@ pub struct PromptError {
     pub message: String,
 }
 
-/// Templates under one directory.
+/// Templates under a base directory, optionally overlaid by a second one whose files win: an
+/// operator overrides only the templates they change (a ConfigMap of one `rules.j2`, say) and
+/// keeps the rest of the shipped set.
 pub struct Prompts {
-    dir: PathBuf,
+    /// Searched in order: the override first, the base last.
+    dirs: Vec<PathBuf>,
 }
 
 impl Prompts {
     /// Templates under `dir` (read on every render, so edits apply to the next run).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dirs: vec![dir.into()],
+        }
     }
 
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The same, with the files of `dir` taking precedence.
+    pub fn with_override(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dirs.insert(0, dir.into());
+        self
     }
 
-    /// Renders template `name` (a path under the directory) with `ctx`.
+    /// The directories searched, first match wins.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// The file `name` resolves to: the first directory that has it.
+    pub fn find(&self, name: &str) -> Option<PathBuf> {
+        self.dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
+    }
+
+    /// Renders template `name` (a path under the directories) with `ctx`. Templates it includes
+    /// resolve the same way, so an overridden `rules.j2` reaches the shipped `system.j2`.
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, PromptError> {
         let err = |message: String| PromptError {
             name: name.to_string(),
             message,
         };
         let mut env = Environment::new();
-        env.set_loader(minijinja::path_loader(&self.dir));
+        let loaders: Vec<_> = self.dirs.iter().map(minijinja::path_loader).collect();
+        env.set_loader(move |name| {
+            for load in &loaders {
+                if let Some(source) = load(name)? {
+                    return Ok(Some(source));
+                }
+            }
+            Ok(None)
+        });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_filter(
             "untrusted",
@@ -122,6 +147,49 @@ mod tests {
                 .is_err(),
             "strict: `name` is missing"
         );
+    }
+}
+
+#[cfg(test)]
+mod overlay {
+    use super::*;
+
+    /// An override directory replaces only the files it has, includes included.
+    #[test]
+    fn override_files_win_and_the_rest_come_from_the_base() {
+        let base = tempfile::tempdir().unwrap();
+        let over = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(base.path().join("flow")).unwrap();
+        std::fs::create_dir_all(over.path().join("flow")).unwrap();
+        std::fs::write(
+            base.path().join("flow/system.j2"),
+            "System. {% include 'flow/rules.j2' %}",
+        )
+        .unwrap();
+        std::fs::write(base.path().join("flow/rules.j2"), "Base rules.").unwrap();
+        std::fs::write(over.path().join("flow/rules.j2"), "Team rules.").unwrap();
+        let only_base = Prompts::new(base.path());
+        let p = Prompts::new(base.path()).with_override(over.path());
+        let ctx = || minijinja::context! {};
+        assert_eq!(
+            only_base.render("flow/system.j2", ctx()).unwrap(),
+            "System. Base rules."
+        );
+        assert_eq!(
+            p.render("flow/system.j2", ctx()).unwrap(),
+            "System. Team rules."
+        );
+        assert_eq!(
+            p.find("flow/system.j2"),
+            Some(base.path().join("flow/system.j2"))
+        );
+        assert_eq!(
+            p.find("flow/rules.j2"),
+            Some(over.path().join("flow/rules.j2"))
+        );
+        assert_eq!(p.find("flow/missing.j2"), None);
+        let e = p.render("flow/missing.j2", ctx()).unwrap_err();
+        assert_eq!(e.name, "flow/missing.j2");
     }
 }
 

@@ -20,6 +20,41 @@ fn the_example_configuration_loads() {
     assert_eq!(cfg.server_specs(None).len(), 4);
 }
 
+#[test]
+fn a_prompts_override_that_is_not_a_directory_is_an_error_not_the_shipped_prompts() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = std::fs::read_to_string(root.join("examples/agent-host.yaml"))
+        .unwrap()
+        .replace(
+            "prompts_dir: ../prompts",
+            &format!("prompts_dir: {}", root.join("prompts").display()),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent-host.yaml");
+    std::fs::write(
+        &path,
+        format!("{example}\nprompts_override: team-prompts\n"),
+    )
+    .unwrap();
+    let e = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("prompts_override") && e.contains("is not a directory"),
+        "{e}"
+    );
+    std::fs::create_dir_all(dir.path().join("team-prompts/ask")).unwrap();
+    let cfg = Config::load(&path).unwrap();
+    let ask = cfg.flow("ask").unwrap();
+    std::fs::write(
+        dir.path().join("team-prompts").join(&ask.system_template),
+        "Team system prompt.",
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.prompts().find(&ask.system_template),
+        Some(dir.path().join("team-prompts").join(&ask.system_template))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ask_prints_the_answer_and_audits_the_run() {
     let model = sandbox::model::spawn(serde_json::from_value(json!({"rules": [

@@ -22,7 +22,6 @@ use crate::cluster::{self, lease::Elector};
 use crate::config::Config;
 use crate::mcp::Pool;
 use crate::model::OpenAiModel;
-use crate::prompt::Prompts;
 use crate::serve::{self, Health};
 
 /// The approver the configuration describes.
@@ -51,7 +50,7 @@ pub async fn build(
         kube: client.clone(),
         store: Store::new(client, &a.state_namespace),
         policy: PolicyFile::open(&a.policy)?,
-        prompts: Prompts::new(&cfg.prompts_dir),
+        prompts: cfg.prompts(),
         audit: AuditLog::new(cfg.audit.jsonl.clone(), cfg.model.price_per_1k),
         metrics,
         clock: SystemClock,

@@ -19,7 +19,6 @@ use crate::audit::{AuditLog, Metrics};
 use crate::config::Config;
 use crate::mcp::{Pool, Scoped, Toolbox};
 use crate::model::OpenAiModel;
-use crate::prompt::Prompts;
 
 #[derive(Parser)]
 #[command(
@@ -202,7 +201,7 @@ pub async fn main() -> anyhow::Result<()> {
         }
         Command::Ask { flow, question } => {
             let f = cfg.flow(&flow)?;
-            let prompts = Prompts::new(&cfg.prompts_dir);
+            let prompts = cfg.prompts();
             let ctx = minijinja::context! { question => question };
             let spec = RunSpec {
                 flow: flow.clone(),

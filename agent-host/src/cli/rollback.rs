@@ -10,7 +10,6 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::mcp::Pool;
 use crate::model::OpenAiModel;
-use crate::prompt::Prompts;
 use crate::rollback::pass::{Rollback, Settings};
 use crate::rollback::schedule;
 use crate::rollback::state::StateFile;
@@ -35,7 +34,7 @@ pub fn build(
         Rollback {
             model: OpenAiModel::new(settings.clone()).context("model client")?,
             tools: pool,
-            prompts: Prompts::new(&cfg.prompts_dir),
+            prompts: cfg.prompts(),
             audit: AuditLog::new(cfg.audit.jsonl.clone(), cfg.model.price_per_1k),
             metrics,
             clock: SystemClock,

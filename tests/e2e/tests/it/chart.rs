@@ -69,7 +69,7 @@ fn every_value_set_renders_valid_restricted_objects_and_a_loadable_config() {
         eprintln!("skipped: no helm binary (CI sets REQUIRE_HELM and installs it)");
         return;
     };
-    let sets: [&[&str]; 5] = [
+    let sets: [&[&str]; 6] = [
         &[],
         &["json:approval.namespaces=[]"],
         &["approval.namespaces={team-a,team-b}", "replicaCount=3"],
@@ -94,6 +94,10 @@ fn every_value_set_renders_valid_restricted_objects_and_a_loadable_config() {
             "approval.enabled=false",
             "rollback.enabled=true",
         ],
+        &[
+            "prompts.existingConfigMap=team-prompts",
+            r#"json:prompts.items=[{"key":"rules","path":"approval/rules.j2"}]"#,
+        ],
     ];
     for set in sets {
         let docs = render(&helm, "ai", set).unwrap();
@@ -111,13 +115,60 @@ fn every_value_set_renders_valid_restricted_objects_and_a_loadable_config() {
             .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "rel-agent-host")
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let text = cm["data"]["agent-host.yaml"].as_str().unwrap().replace(
-            "prompts_dir: /usr/share/agent-host/prompts",
-            &format!("prompts_dir: {}", root().join("prompts").display()),
-        );
+        // The image's prompts are this repository's; the ConfigMap mount holds one changed file.
+        let mount = dir.path().join("prompts-mount");
+        std::fs::create_dir_all(mount.join("approval")).unwrap();
+        std::fs::write(
+            mount.join("approval/rules.j2"),
+            "Team rule: no Friday deploys.",
+        )
+        .unwrap();
+        let text = cm["data"]["agent-host.yaml"]
+            .as_str()
+            .unwrap()
+            .replace(
+                "prompts_dir: /usr/share/agent-host/prompts",
+                &format!("prompts_dir: {}", root().join("prompts").display()),
+            )
+            .replace(
+                "prompts_override: /etc/agent-host/prompts",
+                &format!("prompts_override: {}", mount.display()),
+            );
         std::fs::write(dir.path().join("agent-host.yaml"), text).unwrap();
         let cfg = agent_host::config::Config::load(&dir.path().join("agent-host.yaml"))
             .unwrap_or_else(|e| panic!("{set:?}: {e}"));
+        let system = cfg
+            .prompts()
+            .render(
+                "approval/system.j2",
+                minijinja::context! { policy_summary => "all rules passed" },
+            )
+            .unwrap();
+        let overridden = set.contains(&"prompts.existingConfigMap=team-prompts");
+        assert_eq!(system.contains("no Friday deploys"), overridden, "{set:?}");
+        assert!(
+            system.contains("submit_answer"),
+            "the other templates stay the image's"
+        );
+        if overridden {
+            let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+            let pod = &deployment["spec"]["template"]["spec"];
+            let volume = pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == "prompts")
+                .unwrap();
+            assert_eq!(volume["configMap"]["name"], "team-prompts");
+            assert_eq!(volume["configMap"]["items"][0]["path"], "approval/rules.j2");
+            assert!(
+                pod["containers"][0]["volumeMounts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["name"] == "prompts" && m["mountPath"] == "/etc/agent-host/prompts")
+            );
+        }
         let policy: agent_host::approval::policy::Policy =
             serde_saphyr::from_str(cm["data"]["policy.yaml"].as_str().unwrap()).unwrap();
         assert!(!policy.rules.is_empty());
