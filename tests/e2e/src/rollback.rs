@@ -182,6 +182,20 @@ impl World {
         }
     }
 
+    /// The rollback pull requests opened in the config repository: number, branch, head commit.
+    pub fn rollback_pulls(&self) -> Result<Vec<(u64, String, String)>, Boxed> {
+        self.github
+            .state
+            .with_repo("acme/kong-config", |r| {
+                r.pulls
+                    .iter()
+                    .filter(|p| p.head_ref.starts_with("auto-rollback/"))
+                    .map(|p| (p.number, p.head_ref.clone(), p.head_sha.clone()))
+                    .collect()
+            })
+            .ok_or_else(|| "acme/kong-config is not seeded".into())
+    }
+
     /// The flow as `agent-host` builds it.
     pub fn flow(&self, dry_run: bool) -> Result<Rollback<OpenAiModel, Pool, ScenarioClock>, Boxed> {
         let cfg = Config::load(&root().join("examples/agent-host.yaml"))?;

@@ -58,16 +58,7 @@ async fn incident(phase: i64, align: i64) -> Result<Measured, Boxed> {
         let started = std::time::Instant::now();
         let r = flow.pass(&w.target(), &mut memory).await?;
         let pass_ms = started.elapsed().as_millis();
-        let opened = w
-            .github
-            .state
-            .with_repo("acme/kong-config", |r| {
-                r.pulls
-                    .iter()
-                    .any(|p| p.head_ref.starts_with("auto-rollback/"))
-            })
-            .unwrap_or(false);
-        if opened {
+        if !w.rollback_pulls()?.is_empty() {
             let at = now + align + minute * 60;
             let first_failure = memory
                 .planes

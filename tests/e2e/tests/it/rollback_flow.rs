@@ -12,19 +12,6 @@ fn confirms(culprit: &str) -> Script {
     sandbox::demo::model_script(culprit)
 }
 
-fn rollback_pulls(w: &World) -> Vec<(u64, String, String)> {
-    w.github
-        .state
-        .with_repo("acme/kong-config", |r| {
-            r.pulls
-                .iter()
-                .filter(|p| p.head_ref.starts_with("auto-rollback/"))
-                .map(|p| (p.number, p.head_ref.clone(), p.head_sha.clone()))
-                .collect()
-        })
-        .unwrap()
-}
-
 async fn ticks(w: &World, state: &StateFile, n: usize) {
     let flow = w.flow(false).unwrap();
     for _ in 0..n {
@@ -67,7 +54,7 @@ async fn a_plugin_that_breaks_a_route_is_reverted_once_and_announced_once() {
     for minute in 0..10 {
         let flow = w.flow(false).unwrap();
         schedule::once(&flow, &[w.target()], &state).await.unwrap();
-        if opened_at.is_none() && !rollback_pulls(&w).is_empty() {
+        if opened_at.is_none() && !w.rollback_pulls().unwrap().is_empty() {
             opened_at = Some(minute * 60);
         }
         w.konnect.state.clock.advance(60);
@@ -81,7 +68,7 @@ async fn a_plugin_that_breaks_a_route_is_reverted_once_and_announced_once() {
         (120..=240).contains(&after),
         "opened {after} s after the onset"
     );
-    let pulls = rollback_pulls(&w);
+    let pulls = w.rollback_pulls().unwrap();
     assert_eq!(pulls.len(), 1);
     let (number, branch, head) = pulls[0].clone();
     assert_eq!(branch, format!("auto-rollback/{}", &sha[..7]));
@@ -110,7 +97,10 @@ async fn a_plugin_that_breaks_a_route_is_reverted_once_and_announced_once() {
     // A restart with the same state: still one PR, one message.
     ticks(&w, &state, 2).await;
     assert_eq!(
-        (rollback_pulls(&w).len(), w.slack.state.posted().len()),
+        (
+            w.rollback_pulls().unwrap().len(),
+            w.slack.state.posted().len()
+        ),
         (1, 1)
     );
     // The errors stop: the recovery is a reply in the incident's thread.
@@ -129,12 +119,12 @@ async fn a_lost_state_does_not_duplicate_the_pull_request() {
     let w = World::start(|s| s, confirms).await.unwrap();
     let state = StateFile::new(Some(w.dir.path().join("state.json")));
     ticks(&w, &state, 3).await;
-    let pulls = rollback_pulls(&w);
+    let pulls = w.rollback_pulls().unwrap();
     assert_eq!(pulls.len(), 1, "the seeded orders-v2 incident");
     std::fs::remove_file(w.dir.path().join("state.json")).unwrap();
     ticks(&w, &state, 3).await;
     assert_eq!(
-        rollback_pulls(&w),
+        w.rollback_pulls().unwrap(),
         pulls,
         "the open PR for the same commit is updated instead"
     );
@@ -168,7 +158,7 @@ async fn a_revert_conflict_is_reported_and_never_forced() {
     .unwrap();
     let state = StateFile::new(Some(w.dir.path().join("state.json")));
     ticks(&w, &state, 3).await;
-    assert!(rollback_pulls(&w).is_empty());
+    assert!(w.rollback_pulls().unwrap().is_empty());
     let posted = w.slack.state.posted();
     assert_eq!(posted.len(), 1);
     assert!(
@@ -203,7 +193,7 @@ async fn healthy_traffic_and_failing_queries_cost_nothing() {
         0,
         "no model call while healthy"
     );
-    assert!(rollback_pulls(&w).is_empty() && w.slack.state.posted().is_empty());
+    assert!(w.rollback_pulls().unwrap().is_empty() && w.slack.state.posted().is_empty());
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("state.json")).unwrap())
             .unwrap();
@@ -228,7 +218,7 @@ async fn errors_that_began_before_the_deploy_blame_nobody() {
         .unwrap();
     let state = StateFile::new(Some(w.dir.path().join("state.json")));
     ticks(&w, &state, 4).await;
-    assert!(rollback_pulls(&w).is_empty());
+    assert!(w.rollback_pulls().unwrap().is_empty());
     assert_eq!(w.model.state.requests().len(), 0);
     let posted = w.slack.state.posted();
     assert_eq!(posted.len(), 1);
@@ -252,7 +242,7 @@ async fn auto_merge_waits_for_green_checks() {
         }
         w.konnect.state.clock.advance(60);
     }
-    let (number, _, head) = rollback_pulls(&w)[0].clone();
+    let (number, _, head) = w.rollback_pulls().unwrap()[0].clone();
     assert!(
         actions.iter().any(|a| a.contains("waits for green checks")),
         "{actions:?}"

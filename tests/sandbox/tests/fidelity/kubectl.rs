@@ -23,6 +23,20 @@ async fn start() -> Env {
 }
 
 impl Env {
+    /// `data.k` of the demo ConfigMap, read back through kubectl.
+    async fn demo_value(&self) -> String {
+        self.ok(&[
+            "get",
+            "cm",
+            "demo",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.data.k}",
+        ])
+        .await
+    }
+
     fn kubectl(&self, args: &[&str]) -> Output {
         Command::new("kubectl")
             .args(args)
@@ -85,17 +99,7 @@ async fn kubectl_get_apply_patch_delete() {
         ])
         .await;
     assert!(out.contains("configmap/demo configured"), "{out}");
-    let value = env
-        .ok(&[
-            "get",
-            "cm",
-            "demo",
-            "-n",
-            "shop",
-            "-o",
-            "jsonpath={.data.k}",
-        ])
-        .await;
+    let value = env.demo_value().await;
     assert_eq!(value, "v2");
     let selected = env
         .ok(&["get", "cm", "-n", "shop", "-l", "team=a", "-o", "name"])
@@ -103,17 +107,7 @@ async fn kubectl_get_apply_patch_delete() {
     assert_eq!(selected.trim(), "configmap/demo");
 
     env.ok(&["patch", "cm", "demo", "-n", "shop", "--type=json", "-p", r#"[{"op":"test","path":"/data/k","value":"v2"},{"op":"replace","path":"/data/k","value":"v3"}]"#]).await;
-    let value = env
-        .ok(&[
-            "get",
-            "cm",
-            "demo",
-            "-n",
-            "shop",
-            "-o",
-            "jsonpath={.data.k}",
-        ])
-        .await;
+    let value = env.demo_value().await;
     assert_eq!(value, "v3");
     let failed = env.kubectl(&[
         "patch",
