@@ -24,24 +24,80 @@ pub fn approval_tasks() -> ApiResource {
     }
 }
 
-/// Sends the vote in `rec` as the guarded patch; returns what happened, for the record.
-pub async fn vote(client: &kube::Client, rec: &Record, identity: &str) -> String {
+/// What became of a vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vote {
+    /// Sent: `patched`, or `refused: ...` with what the API said and the task's state.
+    Sent(String),
+    /// Not sent: approvals arrived since the decision and ours would now complete the task,
+    /// which only a full approver inside its autonomy scope may do. Says what was counted.
+    WouldComplete(String),
+}
+
+/// How often a vote that must not complete the task is tried again when another vote lands
+/// between our read and our write (each try reads the task anew and counts again).
+const NOT_LAST_TRIES: usize = 3;
+
+/// Sends the vote in `rec` as the guarded patch; returns what happened, for the record. An
+/// approve that may not complete the task (`rec.may_complete` false) is checked against the
+/// task as it is now and sent with `test`s of every other entry, so it can never be the
+/// vote that completes the approval, even when a human votes at the same moment.
+pub async fn vote(client: &kube::Client, rec: &Record, identity: &str) -> Vote {
     let Some(index) = rec.entry else {
-        return "refused: no approver entry recorded".into();
+        return Vote::Sent("refused: no approver entry recorded".into());
     };
     let input = if rec.action == "approve" {
         "approve"
     } else {
         "reject"
     };
-    let body = patch::guarded(
-        index,
-        identity,
-        input,
-        &patch::message(&rec.reason, &rec.audit_id),
-    );
+    let message = patch::message(&rec.reason, &rec.audit_id);
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &rec.namespace, &approval_tasks());
+    if input == "reject" || rec.may_complete {
+        return Vote::Sent(
+            send(
+                &api,
+                rec,
+                identity,
+                patch::guarded(index, identity, input, &message),
+            )
+            .await,
+        );
+    }
+    let mut outcome = String::new();
+    for _ in 0..NOT_LAST_TRIES {
+        let task = match api.get(&rec.name).await {
+            Ok(t) => as_value(&t),
+            Err(e) => return Vote::Sent(format!("refused: could not read the task: {e}")),
+        };
+        let approvers = task["spec"]["approvers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let required = patch::approvals_required(&task);
+        let with_ours = patch::approvals_counted(&approvers, "users", Some(identity)) as u64;
+        if patch::state(&task) == "pending" && with_ours >= required {
+            return Vote::WouldComplete(format!(
+                "our approve would be approval {with_ours} of {required} and complete the task; a human signs last"
+            ));
+        }
+        let body = patch::guarded_not_last(&task, index, identity, input, &message);
+        outcome = send(&api, rec, identity, body).await;
+        // 422 with our entry still pending: another entry moved under us (a `test` failed);
+        // count again. Anything else is final.
+        let moved = ["refused: HTTP 409", "refused: HTTP 422"]
+            .iter()
+            .any(|p| outcome.starts_with(p));
+        if !(moved && outcome.ends_with("task pending, our entry pending")) {
+            return Vote::Sent(outcome);
+        }
+    }
+    Vote::Sent(outcome)
+}
+
+/// Sends one guarded patch; `patched`, or `refused: ...` with the task's state after.
+async fn send(api: &Api<DynamicObject>, rec: &Record, identity: &str, body: Value) -> String {
     let patch_doc: json_patch::Patch = match serde_json::from_value(body) {
         Ok(p) => p,
         Err(e) => return format!("refused: {e}"),

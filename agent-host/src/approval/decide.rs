@@ -1,7 +1,9 @@
 //! The decision, as a pure function of the task, the mode, the policy gate and the model's
 //! verdict. The model can never override the policy: a policy reject is final, and a model
-//! approve counts only when every rule passed. In co-approver mode the AI's vote never completes
-//! an approval on its own: at least one human must have approved first.
+//! approve counts only when every rule passed. Outside the full approver's autonomy scope the
+//! AI never casts the vote that completes an approval: it approves only while at least one more
+//! approval is still needed after its own, and otherwise records a recommendation, so the last
+//! signer is always a human.
 
 use super::policy::{Finding, Gate};
 
@@ -24,6 +26,9 @@ pub struct TaskView {
     pub required: u32,
     /// Approvals already received (ours is not among them while our input is pending).
     pub received: u32,
+    /// Approvals the gate would count right after our approve (`received + 1`, unless our
+    /// name already counts through a group).
+    pub received_with_ours: u32,
     /// Seconds until the task times out.
     pub seconds_left: i64,
 }
@@ -99,6 +104,17 @@ fn listed(findings: &[Finding]) -> String {
         .join("; ")
 }
 
+/// Whether the AI may cast the vote that completes an approval: only as a full approver
+/// inside the operator's autonomy scope.
+pub fn may_complete(mode: Mode) -> bool {
+    matches!(
+        mode,
+        Mode::FullApprover {
+            in_autonomy_scope: true
+        }
+    )
+}
+
 /// The action for a task we should consider.
 pub fn decide(
     task: &TaskView,
@@ -127,15 +143,9 @@ pub fn decide(
                     limits.min_confidence
                 ));
             }
-            let completes = task.received + 1 >= task.required;
-            let autonomous = matches!(
-                mode,
-                Mode::FullApprover {
-                    in_autonomy_scope: true
-                }
-            );
-            if completes && task.received == 0 && !autonomous {
-                // Our vote alone would approve: a human has to sign first.
+            let completes = task.received_with_ours >= task.required;
+            if completes && !may_complete(mode) {
+                // Ours would be the last signature: a human signs last.
                 return Action::Recommend {
                     approve: true,
                     reason: reason.clone(),
@@ -162,6 +172,7 @@ mod tests {
             own_input: Some("pending".into()),
             required,
             received,
+            received_with_ours: received + 1,
             seconds_left: 3600,
         }
     }
@@ -201,63 +212,51 @@ mod tests {
     }
 
     #[test]
-    fn a_co_approver_never_completes_an_approval_alone() {
+    fn outside_autonomy_the_ai_never_signs_last() {
+        let co = |t: &TaskView| decide(t, Mode::CoApprover, &Gate::Pass, &approve(0.9), LIMITS);
+        // AI first of two: a human is still needed after us.
+        assert!(matches!(co(&task(2, 0)), Action::Approve(_)));
+        // AI second of two: ours would complete it.
         assert!(matches!(
-            decide(
-                &task(2, 1),
-                Mode::CoApprover,
-                &Gate::Pass,
-                &approve(0.9),
-                LIMITS
-            ),
-            Action::Approve(_)
-        ));
-        assert!(
-            matches!(
-                decide(
-                    &task(2, 0),
-                    Mode::CoApprover,
-                    &Gate::Pass,
-                    &approve(0.9),
-                    LIMITS
-                ),
-                Action::Approve(_)
-            ),
-            "a human is still needed after us"
-        );
-        assert!(matches!(
-            decide(
-                &task(1, 0),
-                Mode::CoApprover,
-                &Gate::Pass,
-                &approve(0.9),
-                LIMITS
-            ),
+            co(&task(2, 1)),
             Action::Recommend { approve: true, .. }
         ));
+        // AI alone.
         assert!(matches!(
-            decide(
-                &task(1, 0),
-                Mode::FullApprover {
-                    in_autonomy_scope: false
-                },
-                &Gate::Pass,
-                &approve(0.9),
-                LIMITS
-            ),
+            co(&task(1, 0)),
+            Action::Recommend { approve: true, .. }
+        ));
+        // Three required, one in: ours makes two, a third (human) is still needed.
+        assert!(matches!(co(&task(3, 1)), Action::Approve(_)));
+        // Our name already counts through a group: our vote adds nothing, and the count
+        // it leaves is what matters.
+        let mut counted = task(2, 1);
+        counted.received_with_ours = 1;
+        assert!(matches!(co(&counted), Action::Approve(_)));
+        let outside = Mode::FullApprover {
+            in_autonomy_scope: false,
+        };
+        assert!(matches!(
+            decide(&task(2, 1), outside, &Gate::Pass, &approve(0.9), LIMITS),
             Action::Recommend { .. }
         ));
+        let inside = Mode::FullApprover {
+            in_autonomy_scope: true,
+        };
+        for t in [task(1, 0), task(2, 1)] {
+            assert!(matches!(
+                decide(&t, inside, &Gate::Pass, &approve(0.9), LIMITS),
+                Action::Approve(_)
+            ));
+        }
+        // A reject blocks, it does not complete: unaffected.
+        let reject = Verdict::Reject {
+            confidence: 0.9,
+            reason: "x".into(),
+        };
         assert!(matches!(
-            decide(
-                &task(1, 0),
-                Mode::FullApprover {
-                    in_autonomy_scope: true
-                },
-                &Gate::Pass,
-                &approve(0.9),
-                LIMITS
-            ),
-            Action::Approve(_)
+            decide(&task(1, 0), Mode::CoApprover, &Gate::Pass, &reject, LIMITS),
+            Action::Reject(_)
         ));
     }
 

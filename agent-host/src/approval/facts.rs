@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::decide::TaskView;
+use super::patch;
 use super::policy::{Facts, Image};
 
 fn num(v: &Value) -> Option<u64> {
@@ -13,19 +14,27 @@ fn num(v: &Value) -> Option<u64> {
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
-/// The task as the decision sees it.
-pub fn task_view(ctx: &Value) -> TaskView {
+/// The task as the decision sees it, for the approver named `identity`. Approvals are counted
+/// from the approvers list as the gate counts them ([`patch::approvals_counted`]); the
+/// gate's `status.approvalsReceived` is written asynchronously and may lag behind, so the
+/// larger of the two counts (the one that makes our vote the last sooner).
+pub fn task_view(ctx: &Value, identity: &str) -> TaskView {
     let t = &ctx["task"];
-    let own_input = ctx["ownApproverIndex"]
-        .as_u64()
-        .and_then(|i| ctx["approvers"].get(i as usize))
-        .and_then(|a| a["input"].as_str())
-        .map(str::to_string);
+    let approvers = ctx["approvers"].as_array().cloned().unwrap_or_default();
+    let own_input = approvers
+        .iter()
+        .find(|a| a["name"] == identity && a["type"].as_str().unwrap_or("User") == "User")
+        .map(|a| a["input"].as_str().unwrap_or("pending").to_string());
+    let status_count = num(&t["approvalsReceived"]).unwrap_or(0) as usize;
+    let counted = patch::approvals_counted(&approvers, "members", None);
+    let with_ours = patch::approvals_counted(&approvers, "members", Some(identity));
+    let lag = status_count.saturating_sub(counted);
     TaskView {
         state: t["state"].as_str().unwrap_or("pending").to_string(),
         own_input,
         required: num(&t["approvalsRequired"]).unwrap_or(1) as u32,
-        received: num(&t["approvalsReceived"]).unwrap_or(0) as u32,
+        received: counted.max(status_count) as u32,
+        received_with_ours: (with_ours + lag) as u32,
         // No known deadline: treat as expired rather than as unlimited time.
         seconds_left: t["secondsLeft"].as_i64().unwrap_or(0),
     }
@@ -131,7 +140,7 @@ mod tests {
 
     #[test]
     fn the_task_view_reads_our_entry_and_the_counts() {
-        let v = task_view(&ctx());
+        let v = task_view(&ctx(), "ai");
         assert_eq!(
             (
                 v.own_input.as_deref(),
@@ -141,12 +150,37 @@ mod tests {
             ),
             (Some("pending"), 2, 1, 5400)
         );
+        assert_eq!(v.received_with_ours, 2);
         let mut unknown = ctx();
         unknown["task"]["secondsLeft"] = Value::Null;
         assert_eq!(
-            task_view(&unknown).seconds_left,
+            task_view(&unknown, "ai").seconds_left,
             0,
             "an unknown deadline is not unlimited time"
+        );
+    }
+
+    #[test]
+    fn approvals_count_groups_as_the_gate_does_and_never_less_than_its_status() {
+        let mut c = ctx();
+        c["approvers"] = json!([
+            {"name": "ai", "type": "User", "input": "pending"},
+            {"name": "release", "type": "Group", "input": "approve", "members": [
+                {"name": "bob", "input": "approve"}]},
+        ]);
+        c["task"]["approvalsReceived"] = json!(0);
+        let v = task_view(&c, "ai");
+        assert_eq!(
+            (v.received, v.received_with_ours),
+            (1, 2),
+            "status lags the spec"
+        );
+        c["task"]["approvalsReceived"] = json!(2);
+        let v = task_view(&c, "ai");
+        assert_eq!(
+            (v.received, v.received_with_ours),
+            (2, 3),
+            "the larger count wins"
         );
     }
 

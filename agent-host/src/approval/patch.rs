@@ -25,6 +25,43 @@ pub fn own_entry(task: &Value, identity: &str) -> Option<OwnEntry> {
         })
 }
 
+/// The approvals the gate counts, as its controller counts them (manual-approval-gate
+/// `pkg/reconciler/approvaltask/utils.go`, `countApprovalsReceived`): the distinct names of
+/// `User` entries whose `input` is `approve`, and of the members (`users_key`: `users` in the
+/// resource, `members` in mcp-kubernetes' approval context) whose `input` is `approve` in a
+/// `Group` entry whose own `input` is `approve`. `with` adds a name that has approved (ours,
+/// to ask whether our vote would complete the task).
+pub fn approvals_counted(approvers: &[Value], users_key: &str, with: Option<&str>) -> usize {
+    let mut names = std::collections::BTreeSet::new();
+    for a in approvers {
+        if a["input"] != "approve" {
+            continue;
+        }
+        if a["type"].as_str().unwrap_or("User") == "User" {
+            if let Some(n) = a["name"].as_str() {
+                names.insert(n);
+            }
+        } else {
+            for u in a[users_key].as_array().into_iter().flatten() {
+                if u["input"] == "approve"
+                    && let Some(n) = u["name"].as_str()
+                {
+                    names.insert(n);
+                }
+            }
+        }
+    }
+    names.extend(with);
+    names.len()
+}
+
+/// `spec.numberOfApprovalsRequired`, 1 when absent (the gate's default).
+pub fn approvals_required(task: &Value) -> u64 {
+    task["spec"]["numberOfApprovalsRequired"]
+        .as_u64()
+        .unwrap_or(1)
+}
+
 /// `status.state`, `pending` when the gate has not written it yet.
 pub fn state(task: &Value) -> &str {
     task["status"]["state"].as_str().unwrap_or("pending")
@@ -57,9 +94,80 @@ pub fn guarded(index: usize, identity: &str, input: &str, message: &str) -> Valu
     ])
 }
 
+/// The guarded patch of a vote that must not complete the task: `guarded`, plus a `test` of
+/// every other entry's `input` (and a group's member list) as `task` has them, so a vote that
+/// lands between our read and our write makes the API refuse ours instead of letting it be
+/// the one that completes the approval.
+pub fn guarded_not_last(
+    task: &Value,
+    index: usize,
+    identity: &str,
+    input: &str,
+    message: &str,
+) -> Value {
+    let mut ops = Vec::new();
+    for (i, a) in task["spec"]["approvers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if i == index {
+            continue;
+        }
+        ops.push(json!({"op": "test", "path": format!("/spec/approvers/{i}/input"), "value": a["input"]}));
+        if !a["users"].is_null() {
+            ops.push(json!({"op": "test", "path": format!("/spec/approvers/{i}/users"), "value": a["users"]}));
+        }
+    }
+    if let Value::Array(own) = guarded(index, identity, input, message) {
+        ops.extend(own);
+    }
+    Value::Array(ops)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approvals_are_counted_as_the_gate_counts_them() {
+        let approvers = json!([
+            {"name": "alice", "type": "User", "input": "approve"},
+            {"name": "ai", "type": "User", "input": "pending"},
+            // A group counts its approving members only once its own input is approve.
+            {"name": "release", "type": "Group", "input": "approve", "users": [
+                {"name": "bob", "input": "approve"}, {"name": "alice", "input": "approve"}]},
+            {"name": "ops", "type": "Group", "input": "pending", "users": [
+                {"name": "carol", "input": "approve"}]},
+        ]);
+        let list = approvers.as_array().cloned().unwrap_or_default();
+        assert_eq!(
+            approvals_counted(&list, "users", None),
+            2,
+            "alice once, bob"
+        );
+        assert_eq!(approvals_counted(&list, "users", Some("ai")), 3);
+        assert_eq!(approvals_counted(&list, "users", Some("alice")), 2);
+        assert_eq!(approvals_counted(&list, "members", None), 1, "other key");
+    }
+
+    #[test]
+    fn a_vote_that_must_not_complete_tests_every_other_entry() {
+        let task = json!({"spec": {"approvers": [
+            {"name": "alice", "type": "User", "input": "pending"},
+            {"name": "ai", "type": "User", "input": "pending"},
+            {"name": "release", "type": "Group", "input": "pending", "users": []}]}});
+        let p = guarded_not_last(&task, 1, "ai", "approve", "AI: ok");
+        let ops = p.as_array().cloned().unwrap_or_default();
+        assert_eq!(ops.len(), 3 + 4);
+        assert_eq!(
+            ops[0],
+            json!({"op": "test", "path": "/spec/approvers/0/input", "value": "pending"})
+        );
+        assert_eq!(ops[2]["path"], "/spec/approvers/2/users");
+        assert_eq!(ops[5]["op"], "replace");
+    }
 
     #[test]
     fn finds_only_our_user_entry() {

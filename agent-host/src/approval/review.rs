@@ -189,10 +189,15 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         if entry.input != "pending" {
             return Ok(Review::Ignored(format!("we already voted {}", entry.input)));
         }
-        self.decide(&id, entry.index).await
+        self.decide(task, &id, entry.index).await
     }
 
-    async fn decide(&self, id: &TaskId<'_>, index: usize) -> Result<Review, ReviewError> {
+    async fn decide(
+        &self,
+        task: &Value,
+        id: &TaskId<'_>,
+        index: usize,
+    ) -> Result<Review, ReviewError> {
         let TaskId {
             namespace,
             name,
@@ -202,7 +207,7 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         let ev = evidence::gather(&self.tools, namespace, name)
             .await
             .map_err(ReviewError::Evidence)?;
-        let mut view = facts::task_view(&ev.context);
+        let mut view = facts::task_view(&ev.context, &self.settings.identity);
         // Our entry as the watch saw it, not as the server's identity sees it.
         view.own_input = Some("pending".into());
         let policy = self.policy.current()?;
@@ -249,6 +254,7 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             action: kind.to_string(),
             reason,
             entry: Some(index),
+            may_complete: decide::may_complete(mode),
             applied: None,
             reward: None,
             decided_at: now.to_string(),
@@ -257,14 +263,15 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             Gate::Pass => Vec::new(),
             Gate::RequireHuman(f) | Gate::Reject(f) => f.clone(),
         };
-        let vote_patch = matches!(kind, "approve" | "reject").then(|| {
-            patch::guarded(
-                index,
-                &self.settings.identity,
-                kind,
-                &patch::message(&record.reason, &record.audit_id),
-            )
-        });
+        let message = patch::message(&record.reason, &record.audit_id);
+        let identity = &self.settings.identity;
+        let vote_patch = match kind {
+            "approve" if !record.may_complete => Some(patch::guarded_not_last(
+                task, index, identity, kind, &message,
+            )),
+            "approve" | "reject" => Some(patch::guarded(index, identity, kind, &message)),
+            _ => None,
+        };
         let model_calls = run.as_ref().map_or(0, |r| r.steps);
         if let Some(r) = &run {
             self.metrics.record(r, 0);
@@ -362,14 +369,19 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
     async fn apply(&self, mut rec: Record, voted: bool) -> Result<Record, ReviewError> {
         let applied = match rec.action.as_str() {
             "approve" | "reject" if voted => "patched (found applied after a restart)".into(),
-            "approve" | "reject" => apply::vote(&self.kube, &rec, &self.settings.identity).await,
-            _ => match &self.settings.notify_channel {
-                Some(channel) => match apply::notify(&self.tools, channel, &rec).await {
-                    Ok(()) => "noted; Slack told".into(),
-                    Err(e) => format!("noted; Slack failed: {}", patch::one_line(&e, 200)),
-                },
-                None => "noted".into(),
-            },
+            "approve" | "reject" => {
+                match apply::vote(&self.kube, &rec, &self.settings.identity).await {
+                    apply::Vote::Sent(outcome) => outcome,
+                    apply::Vote::WouldComplete(why) => {
+                        // Approvals arrived since the decision: ours would now be the last
+                        // signature, so it becomes a recommendation.
+                        rec.action = "recommend-approve".into();
+                        rec.reason = format!("{why}; {}", rec.reason);
+                        format!("withheld; {}", self.note(&rec).await)
+                    }
+                }
+            }
+            _ => self.note(&rec).await,
         };
         if let Err(e) = apply::event(&self.kube, &rec, &applied, self.clock.now()).await {
             tracing::warn!(error = %e, task = %rec.name, "could not record the Event");
@@ -379,6 +391,17 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         rec.applied = Some(applied);
         self.store.update(&rec).await?;
         Ok(rec)
+    }
+
+    /// Tells Slack (when configured) that a human has to act; returns what happened.
+    async fn note(&self, rec: &Record) -> String {
+        match &self.settings.notify_channel {
+            Some(channel) => match apply::notify(&self.tools, channel, rec).await {
+                Ok(()) => "noted; Slack told".into(),
+                Err(e) => format!("noted; Slack failed: {}", patch::one_line(&e, 200)),
+            },
+            None => "noted".into(),
+        }
     }
 
     async fn resume(&self, task: &Value, rec: Record) -> Result<Review, ReviewError> {

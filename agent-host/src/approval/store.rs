@@ -32,6 +32,11 @@ pub struct Record {
     pub reason: String,
     /// Index of our approver entry when the decision was made.
     pub entry: Option<usize>,
+    /// Whether an approve may be the vote that completes the task (full approver inside its
+    /// autonomy scope). When false (the default, also for records written before this field
+    /// existed) the vote is checked against the task as it is when the vote is sent.
+    #[serde(default)]
+    pub may_complete: bool,
     /// What the write did (`patched`, `noted`, `refused: ...`); `None`: not done yet.
     #[serde(default)]
     pub applied: Option<String>,

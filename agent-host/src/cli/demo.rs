@@ -277,7 +277,7 @@ async fn approval_story(
         step(&format!("  {l}"));
     }
     step(
-        "a human (alice or release-managers) still signs: co-approver mode never completes an approval alone",
+        "a human (alice or release-managers) signs last: a co-approver never casts the vote that completes an approval",
     );
     Ok(
         matches!(&review, Review::Decided { record, .. } if record.action == "approve" && record.applied.as_deref() == Some("patched")),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use agent_host::approval::decide::Limits;
 use agent_host::approval::policy_file::PolicyFile;
 use agent_host::approval::review::{Approver, ModeSetting, Settings};
-use agent_host::approval::store::Store;
+use agent_host::approval::store::{Record, Store};
 use agent_host::audit::{AuditLog, Metrics};
 use agent_host::clock::SystemClock;
 use agent_host::config::Config;
@@ -50,6 +50,26 @@ pub async fn client_for(k: &kube_emu::KubeServer, who: &str) -> Result<::kube::C
     let kubeconfig = ::kube::config::Kubeconfig::from_yaml(&k.kubeconfig(who))?;
     let config = ::kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
     Ok(::kube::Client::try_from(config)?)
+}
+
+/// A committed, not yet applied approve of entry 1 of task `ci/NAME` (what a crash between the
+/// commit and the vote leaves), decided as a co-approver.
+pub fn committed_approve(audit_id: &str, name: &str, uid: &str) -> Record {
+    Record {
+        audit_id: audit_id.into(),
+        namespace: "ci".into(),
+        name: name.into(),
+        uid: uid.into(),
+        pipeline: "build-and-deploy".into(),
+        model: "scripted".into(),
+        action: "approve".into(),
+        reason: "routine".into(),
+        entry: Some(1),
+        may_complete: false,
+        applied: None,
+        reward: None,
+        decided_at: jiff::Timestamp::now().to_string(),
+    }
 }
 
 /// The agent host's model client pointed at the scripted model, without retries.
@@ -180,6 +200,22 @@ impl World {
         approvers: &[&str],
         required: u32,
     ) -> Result<Value, Boxed> {
+        let entries: Vec<Value> = approvers
+            .iter()
+            .map(|a| json!({"name": a, "type": "User", "input": "pending"}))
+            .collect();
+        self.create_task_with(name, revision, image, entries, required)
+    }
+
+    /// [`World::create_task`] with the approver entries as they stand in the spec (groups).
+    pub fn create_task_with(
+        &self,
+        name: &str,
+        revision: &str,
+        image: &str,
+        entries: Vec<Value>,
+        required: u32,
+    ) -> Result<Value, Boxed> {
         let run = format!("{name}-run");
         let now = jiff::Timestamp::now().to_string();
         self.kube.cluster.create_raw(json!({
@@ -191,10 +227,6 @@ impl World {
                 {"name": "image", "value": image}]},
             "status": {"startTime": now, "conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Running"}]},
         }))?;
-        let entries: Vec<Value> = approvers
-            .iter()
-            .map(|a| json!({"name": a, "type": "User", "input": "pending"}))
-            .collect();
         Ok(self.kube.cluster.create_raw(json!({
             "apiVersion": "openshift-pipelines.org/v1alpha1", "kind": "ApprovalTask",
             "metadata": {"name": name, "namespace": "ci", "labels": {
@@ -243,6 +275,45 @@ impl World {
     /// Model requests received so far.
     pub fn model_calls(&self) -> usize {
         self.model.state.requests().len()
+    }
+
+    /// A group member votes as `tkn-approvaltask` does (`pkg/actions/actions.go`, `update`):
+    /// the group entry's input and message set, the member appended to its `users`, the whole
+    /// object sent back with an update.
+    pub async fn group_vote(
+        &self,
+        who: &str,
+        name: &str,
+        group: &str,
+        input: &str,
+    ) -> Result<(), Boxed> {
+        let client = client_for(&self.kube, who).await?;
+        let api: ::kube::Api<::kube::api::DynamicObject> = ::kube::Api::namespaced_with(
+            client,
+            "ci",
+            &agent_host::approval::apply::approval_tasks(),
+        );
+        let mut task = serde_json::to_value(api.get(name).await?)?;
+        let entry = task["spec"]["approvers"]
+            .as_array_mut()
+            .and_then(|a| {
+                a.iter_mut()
+                    .find(|e| e["name"] == group && e["type"] == "Group")
+            })
+            .ok_or("no such group entry")?;
+        entry["input"] = json!(input);
+        entry["message"] = json!(format!("{who} via {group}"));
+        if !entry["users"].is_array() {
+            entry["users"] = json!([]);
+        }
+        if let Some(users) = entry["users"].as_array_mut() {
+            users.push(
+                json!({"name": who, "input": input, "message": format!("{who} via {group}")}),
+            );
+        }
+        let obj: ::kube::api::DynamicObject = serde_json::from_value(task)?;
+        api.replace(name, &Default::default(), &obj).await?;
+        Ok(())
     }
 
     /// A human votes on their own entry, as `tkn-approvaltask` would (through the API).

@@ -91,7 +91,7 @@ async fn evidence_from_the_cluster_and_the_repository() {
     );
     assert!(e.texts.iter().all(|(_, t)| !t.is_empty()));
 
-    let view = facts::task_view(&e.context);
+    let view = facts::task_view(&e.context, e2e::approval::AI);
     assert_eq!(
         (
             view.own_input.as_deref(),

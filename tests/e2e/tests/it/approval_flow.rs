@@ -9,7 +9,7 @@ use agent_host::approval::feedback::{self, Format};
 use agent_host::approval::patch;
 use agent_host::approval::review::{ModeSetting, Review};
 use agent_host::approval::store::{Record, Store};
-use e2e::approval::{AI, World, client_for};
+use e2e::approval::{AI, World, client_for, committed_approve};
 use sandbox::model::Script;
 use serde_json::{Value, json};
 
@@ -100,6 +100,8 @@ async fn a_safe_change_is_approved_with_exactly_the_guarded_patch() {
     assert_eq!(
         sent.unwrap(),
         json!([
+            // Alice's entry as read: a vote of hers landing first makes ours fail, not complete.
+            {"op": "test", "path": "/spec/approvers/0/input", "value": "pending"},
             {"op": "test", "path": "/spec/approvers/1/name", "value": AI},
             {"op": "test", "path": "/spec/approvers/1/input", "value": "pending"},
             {"op": "replace", "path": "/spec/approvers/1/input", "value": "approve"},
@@ -513,11 +515,14 @@ async fn a_dry_run_decides_and_writes_nothing() {
     let (rec, sent, calls) = decided(approver.review(&task).await.unwrap());
     assert_eq!((rec.action.as_str(), calls), ("approve", 1));
     assert_eq!(rec.applied, None);
-    assert_eq!(
-        sent.unwrap()[2]["value"],
-        "approve",
-        "the patch it would send"
-    );
+    let sent = sent.unwrap();
+    let replace = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["op"] == "replace")
+        .unwrap();
+    assert_eq!(replace["value"], "approve", "the patch it would send");
     assert!(records(&w).is_empty() && events_for(&w, "dry").is_empty());
     assert_eq!(w.task("dry").unwrap(), task);
     let lines = audit(&w);
@@ -594,24 +599,6 @@ async fn a_vote_that_lost_the_race_is_recorded_not_forced() {
 async fn approver_resume(w: &World, task: &Value) -> Review {
     let approver = w.approver(ModeSetting::CoApprover, false).await.unwrap();
     approver.review(task).await.unwrap()
-}
-
-/// A committed, not yet applied approve of entry 1 (what a crash between commit and vote leaves).
-fn committed_approve(audit_id: &str, name: &str, uid: &str) -> Record {
-    Record {
-        audit_id: audit_id.into(),
-        namespace: "ci".into(),
-        name: name.into(),
-        uid: uid.into(),
-        pipeline: "build-and-deploy".into(),
-        model: "scripted".into(),
-        action: "approve".into(),
-        reason: "routine".into(),
-        entry: Some(1),
-        applied: None,
-        reward: None,
-        decided_at: jiff::Timestamp::now().to_string(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,5 +5,6 @@
 mod approval_evidence;
 mod approval_flow;
 mod chart;
+mod co_approver;
 mod examples;
 mod rollback_flow;
