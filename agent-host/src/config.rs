@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::approval::review::ModeSetting;
 use crate::audit::Prices;
 use crate::mcp::{AllowList, Endpoint, ServerSpec};
-use crate::model::{ModelSettings, RetryPolicy};
+use crate::model::{CapParam, ModelSettings, RetryPolicy};
 use crate::prompt::Prompts;
 
 /// The model section.
@@ -44,6 +44,10 @@ pub struct ModelConfig {
     pub breaker_cooldown_secs: u64,
     #[serde(default)]
     pub price_per_1k: Prices,
+    /// The request parameter of the completion cap: `auto` (default), `max_completion_tokens`
+    /// or `max_tokens`.
+    #[serde(default)]
+    pub completion_cap_param: CapParam,
 }
 
 fn default_base() -> String {
@@ -98,6 +102,10 @@ pub struct FlowConfig {
     pub max_steps: u32,
     #[serde(default = "default_tokens")]
     pub max_tokens: u64,
+    /// Cap on each model completion; default: sized from `answer_schema`
+    /// ([`crate::agent::usage::completion_cap`], 1,024 for the shipped verdict).
+    #[serde(default)]
+    pub max_completion_tokens: Option<u32>,
     #[serde(default = "default_deadline")]
     pub deadline_secs: u64,
     #[serde(default = "default_cap")]
@@ -106,6 +114,14 @@ pub struct FlowConfig {
     pub user_template: String,
     /// The answer's JSON Schema, inline or as a file name under `prompts_dir`.
     pub answer_schema: Value,
+}
+
+impl FlowConfig {
+    /// The completion cap of this flow's requests.
+    pub fn completion_cap(&self) -> u32 {
+        self.max_completion_tokens
+            .unwrap_or_else(|| crate::agent::usage::completion_cap(&self.answer_schema))
+    }
 }
 
 fn default_steps() -> u32 {
@@ -369,6 +385,7 @@ impl Config {
             },
             breaker_threshold: m.breaker_threshold,
             breaker_cooldown: Duration::from_secs(m.breaker_cooldown_secs),
+            cap_param: m.completion_cap_param,
         }
     }
 

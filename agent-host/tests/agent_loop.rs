@@ -159,6 +159,20 @@ fn model(m: &ModelServer, retries: u32, threshold: u32) -> OpenAiModel {
 }
 
 fn model_with(m: &ModelServer, retries: u32, threshold: u32, stream: bool) -> OpenAiModel {
+    model_capped(m, retries, threshold, stream, Default::default())
+}
+
+fn cap_param_model(m: &ModelServer, cap_param: agent_host::model::CapParam) -> OpenAiModel {
+    model_capped(m, 0, 5, false, cap_param)
+}
+
+fn model_capped(
+    m: &ModelServer,
+    retries: u32,
+    threshold: u32,
+    stream: bool,
+    cap_param: agent_host::model::CapParam,
+) -> OpenAiModel {
     OpenAiModel::new(ModelSettings {
         base_url: m.url(),
         api_key: "sk-test".into(),
@@ -172,6 +186,7 @@ fn model_with(m: &ModelServer, retries: u32, threshold: u32, stream: bool) -> Op
         },
         breaker_threshold: threshold,
         breaker_cooldown: Duration::from_secs(60),
+        cap_param,
     })
     .unwrap()
 }
@@ -199,6 +214,7 @@ fn spec(max_steps: u32) -> RunSpec {
         structured_output: false,
         max_steps,
         max_tokens: 100_000,
+        max_completion_tokens: 1024,
         deadline: Duration::from_secs(30),
         result_cap: 2_000,
         temperature: Some(0.0),
@@ -488,4 +504,122 @@ async fn streaming_assembles_tool_calls_and_content() {
     assert!(m.state.requests().iter().all(|r| r["stream"] == true));
     assert!(rec.prompt_tokens > 0, "usage from the final stream chunk");
     h.cancel.cancel();
+}
+
+// ---- the completion cap and honest usage ----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_cut_off_by_the_cap_is_never_parsed() {
+    let h = host(Fixture::default(), "127.0.0.1:0".parse().unwrap()).await;
+    // A valid answer followed by padding: cut at the cap, the text left would still parse.
+    let padded = format!("{{\"answer\": \"approve\"}}{}", " ".repeat(400));
+    let m = scripted::spawn(script(json!([{"reply": {"content": padded}}])))
+        .await
+        .unwrap();
+    let p = pool(&h.url);
+    let allow = AllowList(vec!["fx.echo".into()]);
+    let mut s = spec(4);
+    s.max_completion_tokens = 16;
+    let rec = run_on(&model(&m, 0, 5), &p, &allow, &s).await;
+    match &rec.outcome {
+        Outcome::NoDecision { reason } => {
+            assert!(
+                reason.contains("cut off at the completion cap of 16 tokens"),
+                "{reason}"
+            )
+        }
+        other => panic!("a truncated reply was taken as an answer: {other:?}"),
+    }
+    let reqs = m.state.requests();
+    assert_eq!(reqs.len(), 2, "one repair turn, then the run ends");
+    assert!(reqs.iter().all(|r| r["max_completion_tokens"] == 16));
+    let note = reqs[1]["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.contains("cut off"), "{note}");
+    // A cut-off tool call is not run either.
+    let long = "x".repeat(400);
+    let m = scripted::spawn(script(json!([{"reply": {"tool_calls": [
+        {"name": "fx__echo", "arguments": {"text": long}}]}}])))
+    .await
+    .unwrap();
+    let rec = run_on(&model(&m, 0, 5), &p, &allow, &s).await;
+    assert!(matches!(rec.outcome, Outcome::NoDecision { .. }));
+    assert!(rec.tool_calls.is_empty());
+    assert_eq!(h.fixture.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cap_moves_to_max_tokens_for_servers_that_only_know_that() {
+    let h = host(Fixture::default(), "127.0.0.1:0".parse().unwrap()).await;
+    let m = scripted::spawn(script(json!([
+        {"when": {"turn": 1}, "reply": {"status": 400,
+            "error_message": "Unrecognized request argument supplied: max_completion_tokens"}},
+        {"reply": submit("ok")},
+    ])))
+    .await
+    .unwrap();
+    let p = pool(&h.url);
+    let allow = AllowList(vec!["fx.echo".into()]);
+    let auto = cap_param_model(&m, agent_host::model::CapParam::Auto);
+    let rec = run_on(&auto, &p, &allow, &spec(3)).await;
+    assert!(
+        matches!(rec.outcome, Outcome::Answer { .. }),
+        "{:?}",
+        rec.outcome
+    );
+    let reqs = m.state.requests();
+    assert_eq!(reqs[0]["max_completion_tokens"], 1024);
+    assert_eq!(
+        (
+            reqs[1]["max_tokens"].as_u64(),
+            reqs[1]["max_completion_tokens"].is_null()
+        ),
+        (Some(1024), true)
+    );
+    // The switch is remembered.
+    let _ = run_on(&auto, &p, &allow, &spec(3)).await;
+    assert_eq!(m.state.requests()[2]["max_tokens"], 1024);
+    // Configured explicitly, no probing.
+    let m = scripted::spawn(script(json!([{"reply": submit("ok")}])))
+        .await
+        .unwrap();
+    let legacy = cap_param_model(&m, agent_host::model::CapParam::MaxTokens);
+    let _ = run_on(&legacy, &p, &allow, &spec(3)).await;
+    assert_eq!(m.state.requests()[0]["max_tokens"], 1024);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_the_provider_did_not_report_is_an_estimate() {
+    use agent_host::agent::run::UsageSource;
+    let h = host(Fixture::default(), "127.0.0.1:0".parse().unwrap()).await;
+    let p = pool(&h.url);
+    let allow = AllowList(vec!["fx.echo".into()]);
+    let m = scripted::spawn(script(json!([{"reply": {
+        "tool_calls": [{"name": "submit_answer", "arguments": {"answer": "ok"}}], "omit_usage": true}}])))
+    .await
+    .unwrap();
+    let rec = run_on(&model(&m, 0, 5), &p, &allow, &spec(3)).await;
+    assert!(matches!(rec.outcome, Outcome::Answer { .. }));
+    assert_eq!(rec.usage, UsageSource::Estimated);
+    assert!(rec.prompt_tokens > 0 && rec.completion_tokens > 0);
+    // Reported usage is taken as it is.
+    let m = scripted::spawn(script(json!([{"reply": submit("ok")}])))
+        .await
+        .unwrap();
+    let rec = run_on(&model(&m, 0, 5), &p, &allow, &spec(3)).await;
+    assert_eq!(rec.usage, UsageSource::Reported);
+    // A call cancelled at the deadline: the prompt was read, usage unknown.
+    let m = scripted::spawn(script(
+        json!([{"reply": {"content": "late", "delay_ms": 3000}}]),
+    ))
+    .await
+    .unwrap();
+    let mut s = spec(3);
+    s.deadline = Duration::from_millis(300);
+    let rec = run_on(&model(&m, 0, 5), &p, &allow, &s).await;
+    assert!(matches!(&rec.outcome, Outcome::NoDecision { reason } if reason.contains("deadline")));
+    assert_eq!(rec.usage, UsageSource::Estimated);
+    assert!(rec.prompt_tokens > 0, "the prompt was sent");
 }

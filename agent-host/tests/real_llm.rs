@@ -26,6 +26,7 @@ fn client(stream: bool) -> OpenAiModel {
         },
         breaker_threshold: 5,
         breaker_cooldown: Duration::from_secs(10),
+        cap_param: Default::default(),
     })
     .unwrap()
 }

@@ -2,5 +2,6 @@
 
 pub mod answer;
 pub mod run;
+pub mod usage;
 
 pub use run::{Outcome, RunRecord, RunSpec, ToolCallRecord, run};

@@ -3,11 +3,14 @@
 //! Tool calls of one turn run concurrently; identical calls are answered from the run's memo;
 //! an oversized result is replaced by a "narrow your query" error (the full result stays in the
 //! record). An invalid answer gets one repair turn; then the run ends without a decision.
+//! Every request carries the flow's completion cap; a reply cut off by it (`finish_reason:
+//! length`) is never parsed or acted on: it gets the repair turn, then ends the run with its own
+//! reason. Usage the provider did not report is estimated and the record says so.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use async_openai::types::chat::CreateChatCompletionRequest;
+use async_openai::types::chat::{CreateChatCompletionRequest, FinishReason};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -27,6 +30,8 @@ pub struct RunSpec {
     pub structured_output: bool,
     pub max_steps: u32,
     pub max_tokens: u64,
+    /// Cap on each completion, sent as `max_completion_tokens` (or `max_tokens`).
+    pub max_completion_tokens: u32,
     pub deadline: Duration,
     /// Largest tool result passed to the model, in bytes.
     pub result_cap: usize,
@@ -65,6 +70,9 @@ pub struct RunRecord {
     pub steps: u32,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// `reported` when every token figure above came from the provider; `estimated` when some
+    /// are estimates (usage not reported, or a call cancelled before it answered).
+    pub usage: UsageSource,
     pub model_micros: u64,
     pub tool_micros: u64,
     pub total_micros: u64,
@@ -72,6 +80,37 @@ pub struct RunRecord {
     pub tool_calls: Vec<ToolCallRecord>,
     pub tools_offered: Vec<String>,
     pub schema_bytes: usize,
+}
+
+/// Where a run's token figures come from.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSource {
+    #[default]
+    Reported,
+    Estimated,
+}
+
+impl UsageSource {
+    /// `N` for a reported figure, `~N (estimated)` for an estimate.
+    pub fn show(self, tokens: u64) -> String {
+        match self {
+            UsageSource::Reported => tokens.to_string(),
+            UsageSource::Estimated => format!("~{tokens} (estimated)"),
+        }
+    }
+}
+
+/// Estimated tokens of the messages of a request.
+fn prompt_estimate(messages: &[Value]) -> u64 {
+    messages
+        .iter()
+        .map(|m| {
+            super::usage::estimate_tokens(m["content"].as_str().unwrap_or_default())
+                + super::usage::estimate_tokens(&m["tool_calls"].to_string())
+                + 4
+        })
+        .sum()
 }
 
 /// Model-facing function names allow only `[A-Za-z0-9_-]`: `server.tool` travels as `server__tool`.
@@ -129,6 +168,7 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
         steps: 0,
         prompt_tokens: 0,
         completion_tokens: 0,
+        usage: UsageSource::Reported,
         model_micros: 0,
         tool_micros: 0,
         total_micros: 0,
@@ -167,7 +207,8 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
         }
         // The last step (and a repair turn) offers only the answer.
         let answer_only = step == spec.max_steps || repaired;
-        let mut req = json!({"model": "", "messages": rec.messages});
+        let mut req = json!({"model": "", "messages": rec.messages,
+            "max_completion_tokens": spec.max_completion_tokens});
         if let Some(t) = spec.temperature {
             req["temperature"] = json!(t);
         }
@@ -207,6 +248,10 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
                 );
             }
             Err(_) => {
+                // Cancelled: the provider read the prompt, and what it generated is unknown.
+                rec.model_micros += t0.elapsed().as_micros() as u64;
+                rec.prompt_tokens += prompt_estimate(&rec.messages);
+                rec.usage = UsageSource::Estimated;
                 return end(
                     rec,
                     Outcome::NoDecision {
@@ -219,9 +264,35 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
             }
         };
         rec.model_micros += t0.elapsed().as_micros() as u64;
-        rec.prompt_tokens += reply.prompt_tokens;
-        rec.completion_tokens += reply.completion_tokens;
         let message = serde_json::to_value(&reply.message).unwrap_or(Value::Null);
+        if reply.usage_reported {
+            rec.prompt_tokens += reply.prompt_tokens;
+            rec.completion_tokens += reply.completion_tokens;
+        } else {
+            rec.prompt_tokens += prompt_estimate(&rec.messages);
+            rec.completion_tokens += prompt_estimate(std::slice::from_ref(&message));
+            rec.usage = UsageSource::Estimated;
+        }
+        if reply.finish_reason == Some(FinishReason::Length) {
+            // Cut off by the cap: its text and tool calls are incomplete, so nothing of it is
+            // parsed or run. The turn is kept as text only (a tool call without its result
+            // would make the next request invalid).
+            rec.messages
+                .push(json!({"role": "assistant", "content": message["content"]}));
+            let cut = format!(
+                "the answer was cut off at the completion cap of {} tokens (finish_reason: length)",
+                spec.max_completion_tokens
+            );
+            if repaired {
+                return end(rec, Outcome::NoDecision { reason: cut });
+            }
+            repaired = true;
+            rec.messages.push(json!({"role": "user", "content": format!(
+                "Your answer was cut off at the limit of {} tokens. Answer again, much shorter: only the final answer, matching the schema.",
+                spec.max_completion_tokens
+            )}));
+            continue;
+        }
         let mut assistant = json!({"role": "assistant", "content": message["content"]});
         if message["tool_calls"].is_array() {
             assistant["tool_calls"] = message["tool_calls"].clone();

@@ -352,6 +352,7 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             structured_output: self.settings.structured_output,
             max_steps: flow.max_steps,
             max_tokens: flow.max_tokens,
+            max_completion_tokens: flow.completion_cap(),
             deadline: Duration::from_secs(flow.deadline_secs.min(spare)),
             result_cap: flow.result_cap_bytes,
             temperature: self.settings.temperature,

@@ -15,7 +15,9 @@ use kube::Api;
 use kube::api::{DynamicObject, ListParams};
 use serde_json::Value;
 
+use crate::agent::run::UsageSource;
 use crate::approval::apply::{approval_tasks, as_value};
+use crate::approval::patch::one_line;
 use crate::approval::review::Review;
 use crate::audit::Metrics;
 use crate::config::Config;
@@ -153,7 +155,7 @@ async fn approval_story(
     kube: kube::Client,
     dir: &Path,
     env: &BTreeMap<String, String>,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Result<(), String>> {
     header("Story 1: a deploy pipeline waits on an ApprovalTask; the AI is one of its approvers");
     let api: Api<DynamicObject> = Api::namespaced_with(kube.clone(), "ci", &approval_tasks());
     let tasks: Vec<Value> = api
@@ -184,8 +186,12 @@ async fn approval_story(
     let dry =
         super::approval::build(cfg, pool.clone(), kube.clone(), metrics.clone(), true).await?;
     if let Review::Decided { record, policy, .. } = dry.review(task).await? {
+        let said = last_decision(dir)?.map_or_else(
+            || "no decision record was written".to_string(),
+            |l| verdict_said(&l["run"]),
+        );
         step(&format!(
-            "dry run: the model says approve, the decision is `{}`: {}",
+            "dry run: {said}; the decision would be `{}`: {}",
             record.action, record.reason
         ));
         for f in policy {
@@ -221,10 +227,7 @@ async fn approval_story(
     header(&format!("Reviewing ci/{name} for real"));
     let approver = super::approval::build(cfg, pool, kube.clone(), metrics, false).await?;
     let review = approver.review(task).await?;
-    let line = super::feedback::read(&dir.join("audit.jsonl"))?
-        .into_iter()
-        .rev()
-        .find(|l| l["kind"] == "approval_decision");
+    let line = last_decision(dir)?;
     if let Some(l) = &line {
         let run = &l["run"];
         let tools: Vec<&str> = run["tool_calls"]
@@ -250,17 +253,13 @@ async fn approval_story(
             )),
             n => step(&format!("policy: {n} finding(s): {}", l["policy"])),
         }
-        let v = &run["outcome"]["value"];
-        if !v.is_null() {
-            step(&format!(
-                "verdict: {} (confidence {}), {} model round trip(s)",
-                v["decision"].as_str().unwrap_or("?"),
-                v["confidence"],
-                run["steps"]
-            ));
-            for r in v["reasons"].as_array().into_iter().flatten() {
-                step(&format!("  - {}", r.as_str().unwrap_or("")));
-            }
+        step(&format!("verdict: {}", verdict_said(run)));
+        for r in run["outcome"]["value"]["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            step(&format!("  - {}", r.as_str().unwrap_or("")));
         }
     }
     println!(
@@ -273,18 +272,100 @@ async fn approval_story(
     );
     let after = as_value(&api.get(&name).await?);
     step("$ kubectl get approvaltask -n ci (after)");
-    for l in task_table(&[after]) {
+    for l in task_table(std::slice::from_ref(&after)) {
         step(&format!("  {l}"));
     }
-    step(
-        "a human (alice or release-managers) signs last: a co-approver never casts the vote that completes an approval",
-    );
-    Ok(
-        matches!(&review, Review::Decided { record, .. } if record.action == "approve" && record.applied.as_deref() == Some("patched")),
-    )
+    step(&meaning(&review, &after));
+    Ok(match &review {
+        Review::Decided { record, .. }
+            if record.action == "approve" && record.applied.as_deref() == Some("patched") =>
+        {
+            Ok(())
+        }
+        Review::Decided { record, .. } | Review::Resumed(record) => Err(format!(
+            "the approval story ended with `{}` ({}) instead of an applied approve: {}",
+            record.action,
+            record.applied.as_deref().unwrap_or("not applied"),
+            one_line(&record.reason, 200)
+        )),
+        other => Err(format!(
+            "the approval story ended without a decision: {}",
+            one_line(&super::approval::describe(other), 200)
+        )),
+    })
 }
 
-async fn rollback_story(cfg: &Config, pool: Arc<Pool>) -> anyhow::Result<bool> {
+/// The newest approval decision line of the demo's audit log.
+fn last_decision(dir: &Path) -> anyhow::Result<Option<Value>> {
+    Ok(super::feedback::read(&dir.join("audit.jsonl"))?
+        .into_iter()
+        .rev()
+        .find(|l| l["kind"] == "approval_decision"))
+}
+
+/// What the model said, from a run record (`null`: it was not asked).
+fn verdict_said(run: &Value) -> String {
+    if run.is_null() {
+        return "the model was not asked (the policy decided first)".into();
+    }
+    let steps = &run["steps"];
+    let prompt = run["prompt_tokens"].as_u64().unwrap_or(0);
+    let tokens = if run["usage"] == "estimated" {
+        UsageSource::Estimated.show(prompt)
+    } else {
+        UsageSource::Reported.show(prompt)
+    };
+    match run["outcome"]["kind"].as_str() {
+        Some("answer") => {
+            let v = &run["outcome"]["value"];
+            format!(
+                "the model says {} (confidence {}), {steps} round trip(s), {tokens} prompt tokens",
+                v["decision"].as_str().unwrap_or("?"),
+                v["confidence"]
+            )
+        }
+        _ => format!(
+            "the model gave no verdict ({}), {steps} round trip(s), {tokens} prompt tokens",
+            run["outcome"]["reason"]
+                .as_str()
+                .unwrap_or("no reason recorded")
+        ),
+    }
+}
+
+/// What a review's outcome means for the task, from the decision record and the task after it.
+fn meaning(review: &Review, after: &Value) -> String {
+    let record = match review {
+        Review::Decided { record, .. } | Review::Resumed(record) => record,
+        other => return super::approval::describe(other),
+    };
+    let applied = record.applied.as_deref().unwrap_or("not applied (dry run)");
+    let count = format!(
+        "{}/{}",
+        after["status"]["approvalsReceived"].as_u64().unwrap_or(0),
+        after["spec"]["numberOfApprovalsRequired"]
+    );
+    let state = after["status"]["state"].as_str().unwrap_or("pending");
+    match record.action.as_str() {
+        "approve" if applied == "patched" && state == "pending" => format!(
+            "the AI approved ({count} approvals); a human (alice or release-managers) signs last"
+        ),
+        "approve" if applied == "patched" => format!(
+            "the AI's approve completed the task ({count}, {state}): a full approver inside its autonomy scope"
+        ),
+        "approve" => format!("the AI decided to approve, but the vote was not applied: {applied}"),
+        "reject" => format!("the AI rejected ({applied}); the task is {state}"),
+        "abstain" => "the AI abstained and left its entry pending: a human decides".into(),
+        "recommend-approve" | "recommend-reject" => format!(
+            "the AI recorded `{}` and left its entry pending: its vote would have been the last signature, so a human decides",
+            record.action
+        ),
+        "skip" => format!("the AI left the task alone: {}", record.reason),
+        other => format!("the AI recorded `{other}` ({applied})"),
+    }
+}
+
+async fn rollback_story(cfg: &Config, pool: Arc<Pool>) -> anyhow::Result<Result<(), String>> {
     header(
         "Story 2: a decK commit moved the orders upstream; orders-route answers 503 since its deploy",
     );
@@ -301,6 +382,7 @@ async fn rollback_story(cfg: &Config, pool: Arc<Pool>) -> anyhow::Result<bool> {
         .map(|r| r.detector.failure_limit)
         .unwrap_or(2);
     let mut done = false;
+    let mut last: Vec<String> = Vec::new();
     for tick in 1..=limit + 2 {
         step(&format!(
             "tick {tick}: konnect.traffic_health over the last minute ..."
@@ -318,10 +400,19 @@ async fn rollback_story(cfg: &Config, pool: Arc<Pool>) -> anyhow::Result<bool> {
                 step(&format!("  {a}"));
                 done |= a.starts_with("opened PR");
             }
+            if !report.actions.is_empty() || !report.signals.is_empty() {
+                last = report
+                    .actions
+                    .iter()
+                    .chain(&report.signals)
+                    .cloned()
+                    .collect();
+            }
             if report.model_calls > 0 {
                 step(&format!(
                     "  model: {} round trip(s), {} prompt tokens",
-                    report.model_calls, report.prompt_tokens
+                    report.model_calls,
+                    report.usage.show(report.prompt_tokens)
                 ));
             }
         }
@@ -340,11 +431,31 @@ async fn rollback_story(cfg: &Config, pool: Arc<Pool>) -> anyhow::Result<bool> {
     for l in slack.text.lines().take(8) {
         step(&format!("  {l}"));
     }
-    Ok(done && !slack.is_error && slack.text.contains("pull"))
+    Ok(if !done {
+        Err(format!(
+            "the rollback story opened no revert PR in {} ticks; last: {}",
+            limit + 2,
+            if last.is_empty() {
+                "no signal".to_string()
+            } else {
+                one_line(&last.join("; "), 200)
+            }
+        ))
+    } else if slack.is_error {
+        Err(format!(
+            "the revert PR was opened, but Slack's history could not be read: {}",
+            one_line(&slack.text, 200)
+        ))
+    } else if !slack.text.contains("pull") {
+        Err("the revert PR was opened, but #platform-alerts does not mention it".into())
+    } else {
+        Ok(())
+    })
 }
 
-/// Runs the demo; `dir` keeps the logs and audit records.
-pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<bool> {
+/// Runs the demo; `dir` keeps the logs and audit records. `Ok(Err(why))`: a story ended
+/// otherwise than expected, `why` says how in one line.
+pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<Result<(), String>> {
     let exe_dir = std::env::current_exe()?
         .parent()
         .map(Path::to_path_buf)
@@ -439,18 +550,16 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<bool> {
     header("Result");
     step(&format!(
         "approval story: {}",
-        if approved {
-            "approved and patched, as expected"
-        } else {
-            "NOT as expected"
+        match &approved {
+            Ok(()) => "approved and patched, as expected".to_string(),
+            Err(why) => format!("NOT as expected: {why}"),
         }
     ));
     step(&format!(
         "rollback story: {}",
-        if rolled_back {
-            "revert PR opened and Slack told, as expected"
-        } else {
-            "NOT as expected"
+        match &rolled_back {
+            Ok(()) => "revert PR opened and Slack told, as expected".to_string(),
+            Err(why) => format!("NOT as expected: {why}"),
         }
     ));
     step(&format!(
@@ -458,5 +567,5 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<bool> {
         dir.join("audit.jsonl").display()
     ));
     let _ = sandbox.kill().await;
-    Ok(approved && rolled_back)
+    Ok(approved.and(rolled_back))
 }

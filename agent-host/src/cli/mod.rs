@@ -115,8 +115,11 @@ pub fn tokens(bytes: usize) -> usize {
 pub async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::Demo { dir } = cli.command {
-        let ok = demo::run(dir).await?;
-        std::process::exit(if ok { 0 } else { 1 });
+        if let Err(why) = demo::run(dir).await? {
+            eprintln!("demo: {why}");
+            std::process::exit(1);
+        }
+        return Ok(());
     }
     let cfg = Config::load(&cli.config)?;
     let exe_dir = std::env::current_exe()
@@ -211,6 +214,7 @@ pub async fn main() -> anyhow::Result<()> {
                 structured_output: cfg.model.structured_output,
                 max_steps: f.max_steps,
                 max_tokens: f.max_tokens,
+                max_completion_tokens: f.completion_cap(),
                 deadline: Duration::from_secs(f.deadline_secs),
                 result_cap: f.result_cap_bytes,
                 temperature: cfg.model.temperature,

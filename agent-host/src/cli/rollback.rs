@@ -75,7 +75,8 @@ pub async fn once(cfg: &Config, pool: Pool, dry_run: bool) -> anyhow::Result<()>
         }
         println!(
             "  model round trips: {}, prompt tokens: {}",
-            report.model_calls, report.prompt_tokens
+            report.model_calls,
+            report.usage.show(report.prompt_tokens)
         );
     }
     Ok(())

@@ -8,6 +8,7 @@ pub mod retry;
 pub mod transport;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,9 +30,29 @@ pub use transport::{CircuitOpen, TransportStats};
 pub struct Completion {
     pub message: ChatCompletionResponseMessage,
     pub finish_reason: Option<FinishReason>,
+    /// Tokens as the provider reported them; 0 when it reported none (see `usage_reported`).
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Whether the provider reported usage at all (a stream without a usage chunk, or a
+    /// response without `usage`, did not): callers estimate and say so.
+    pub usage_reported: bool,
     pub latency: Duration,
+}
+
+/// The request parameter that carries the completion cap. OpenAI's current name is
+/// `max_completion_tokens` (its reasoning models refuse `max_tokens`); some compatible servers
+/// know only `max_tokens`. llama.cpp's server takes both (`tools/server/server-schema.cpp`:
+/// `n_predict` with the aliases `max_completion_tokens` and `max_tokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapParam {
+    /// `max_completion_tokens`, switching to `max_tokens` for good when the provider refuses
+    /// the parameter (HTTP 400 naming it) or is seen to ignore it (more completion tokens
+    /// than the cap).
+    #[default]
+    Auto,
+    MaxCompletionTokens,
+    MaxTokens,
 }
 
 /// Why a model call failed.
@@ -90,6 +111,8 @@ pub struct ModelSettings {
     pub retry: RetryPolicy,
     pub breaker_threshold: u32,
     pub breaker_cooldown: Duration,
+    /// How the completion cap is sent.
+    pub cap_param: CapParam,
 }
 
 /// An OpenAI-compatible provider.
@@ -100,6 +123,8 @@ pub struct OpenAiModel {
     pub stats: Arc<TransportStats>,
     /// The provider's circuit breaker.
     pub breaker: Arc<Mutex<Breaker>>,
+    /// `CapParam::Auto` found that this provider needs `max_tokens`.
+    legacy_cap: AtomicBool,
 }
 
 impl OpenAiModel {
@@ -134,6 +159,94 @@ impl OpenAiModel {
             settings,
             stats,
             breaker,
+            legacy_cap: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the cap travels as `max_tokens` for this provider.
+    fn uses_max_tokens(&self) -> bool {
+        match self.settings.cap_param {
+            CapParam::MaxTokens => true,
+            CapParam::MaxCompletionTokens => false,
+            CapParam::Auto => self.legacy_cap.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Moves the cap (callers set `max_completion_tokens`) to the parameter this provider takes.
+    fn place_cap(&self, request: &mut CreateChatCompletionRequest) {
+        if self.uses_max_tokens() && request.max_completion_tokens.is_some() {
+            #[allow(deprecated)]
+            {
+                request.max_tokens = request.max_completion_tokens.take();
+            }
+        }
+    }
+
+    /// One call, the cap placed; with `CapParam::Auto`, a refusal of `max_completion_tokens`
+    /// switches to `max_tokens` and tries once more, and a reply longer than the cap (the
+    /// provider ignored the parameter) switches for the calls after it.
+    async fn call(&self, request: CreateChatCompletionRequest) -> Result<Completion, ModelError> {
+        let cap = request.max_completion_tokens;
+        let mut placed = request.clone();
+        self.place_cap(&mut placed);
+        let result = self.call_once(placed).await;
+        let auto = self.settings.cap_param == CapParam::Auto && !self.uses_max_tokens();
+        match result {
+            Err(ModelError::Http {
+                status: 400,
+                message,
+            }) if auto && cap.is_some() && message.contains("max_completion_tokens") => {
+                tracing::warn!(
+                    "the model provider refused max_completion_tokens; sending max_tokens from now on"
+                );
+                self.legacy_cap.store(true, Ordering::Relaxed);
+                let mut retry = request;
+                self.place_cap(&mut retry);
+                self.call_once(retry).await
+            }
+            Ok(c) => {
+                if auto
+                    && c.usage_reported
+                    && cap.is_some_and(|cap| c.completion_tokens > u64::from(cap))
+                {
+                    tracing::warn!(completion_tokens = c.completion_tokens, cap = ?cap,
+                        "the model provider ignored max_completion_tokens; sending max_tokens from now on");
+                    self.legacy_cap.store(true, Ordering::Relaxed);
+                }
+                Ok(c)
+            }
+            other => other,
+        }
+    }
+
+    async fn call_once(
+        &self,
+        request: CreateChatCompletionRequest,
+    ) -> Result<Completion, ModelError> {
+        if self.settings.stream {
+            return self.streamed(request).await;
+        }
+        let started = Instant::now();
+        let resp = self.client.chat().create(request).await?;
+        let choice = resp
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| ModelError::Other("the provider returned no choices".into()))?;
+        let usage = resp.usage;
+        Ok(Completion {
+            message: choice.message,
+            finish_reason: choice.finish_reason,
+            prompt_tokens: usage
+                .as_ref()
+                .map(|u| u64::from(u.prompt_tokens))
+                .unwrap_or(0),
+            completion_tokens: usage
+                .as_ref()
+                .map(|u| u64::from(u.completion_tokens))
+                .unwrap_or(0),
+            usage_reported: usage.is_some(),
+            latency: started.elapsed(),
         })
     }
 
@@ -150,10 +263,11 @@ impl OpenAiModel {
         let mut stream = self.client.chat().create_stream(request).await?;
         let mut content = String::new();
         let mut calls: Vec<(String, String, String)> = Vec::new();
-        let (mut finish, mut prompt, mut completion) = (None, 0, 0);
+        let (mut finish, mut prompt, mut completion, mut reported) = (None, 0, 0, false);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             if let Some(u) = chunk.usage {
+                reported = true;
                 prompt = u64::from(u.prompt_tokens);
                 completion = u64::from(u.completion_tokens);
             }
@@ -207,6 +321,7 @@ impl OpenAiModel {
             finish_reason: finish,
             prompt_tokens: prompt,
             completion_tokens: completion,
+            usage_reported: reported,
             latency: started.elapsed(),
         })
     }
@@ -218,29 +333,6 @@ impl Model for OpenAiModel {
         mut request: CreateChatCompletionRequest,
     ) -> Result<Completion, ModelError> {
         request.model = self.settings.model.clone();
-        if self.settings.stream {
-            return self.streamed(request).await;
-        }
-        let started = Instant::now();
-        let resp = self.client.chat().create(request).await?;
-        let choice = resp
-            .choices
-            .into_iter()
-            .next()
-            .ok_or_else(|| ModelError::Other("the provider returned no choices".into()))?;
-        let usage = resp.usage;
-        Ok(Completion {
-            message: choice.message,
-            finish_reason: choice.finish_reason,
-            prompt_tokens: usage
-                .as_ref()
-                .map(|u| u64::from(u.prompt_tokens))
-                .unwrap_or(0),
-            completion_tokens: usage
-                .as_ref()
-                .map(|u| u64::from(u.completion_tokens))
-                .unwrap_or(0),
-            latency: started.elapsed(),
-        })
+        self.call(request).await
     }
 }

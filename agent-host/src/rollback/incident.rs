@@ -251,6 +251,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             structured_output: self.settings.structured_output,
             max_steps: flow.max_steps,
             max_tokens: flow.max_tokens,
+            max_completion_tokens: flow.completion_cap(),
             deadline: Duration::from_secs(flow.deadline_secs),
             result_cap: flow.result_cap_bytes,
             temperature: self.settings.temperature,
@@ -268,6 +269,9 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         self.metrics.record(&rec, 0);
         report.model_calls += rec.steps;
         report.prompt_tokens += rec.prompt_tokens;
+        if rec.usage == crate::agent::run::UsageSource::Estimated {
+            report.usage = rec.usage;
+        }
         let mut line = serde_json::to_value(&rec).unwrap_or_default();
         line["kind"] = json!("rollback_review");
         line["culprit"] = json!(sha);

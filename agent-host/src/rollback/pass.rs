@@ -77,6 +77,8 @@ pub struct Report {
     pub actions: Vec<String>,
     pub model_calls: u32,
     pub prompt_tokens: u64,
+    /// Whether `prompt_tokens` is what the provider reported or (partly) an estimate.
+    pub usage: crate::agent::run::UsageSource,
 }
 
 /// A tool's structured data, or its error text (shortened) when it failed.

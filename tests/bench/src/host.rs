@@ -48,6 +48,7 @@ pub async fn loop_overhead(runs: usize) -> anyhow::Result<()> {
         retry: RetryPolicy::default(),
         breaker_threshold: 5,
         breaker_cooldown: Duration::from_secs(5),
+        cap_param: Default::default(),
     })?;
     let spec = RunSpec {
         flow: "bench".into(),
@@ -57,6 +58,7 @@ pub async fn loop_overhead(runs: usize) -> anyhow::Result<()> {
         structured_output: false,
         max_steps: 6,
         max_tokens: 100_000,
+        max_completion_tokens: 1024,
         deadline: Duration::from_secs(30),
         result_cap: 12_000,
         temperature: Some(0.0),

@@ -22,6 +22,9 @@ use serde_json::{Value, json};
 
 use crate::{Hosted, host};
 
+/// A pinned image of acme/shop, as the deploy pipelines of the tests build it.
+pub const DIGEST: &str = "registry.example.com/acme/shop@sha256:1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988";
+
 /// The username the AI votes as.
 pub const AI: &str = "system:serviceaccount:ai:ai-approver";
 
@@ -87,6 +90,7 @@ pub fn scripted_model(url: &str) -> Result<OpenAiModel, Boxed> {
         },
         breaker_threshold: 5,
         breaker_cooldown: Duration::from_secs(60),
+        cap_param: Default::default(),
     })?)
 }
 
@@ -160,11 +164,22 @@ impl World {
         mode: ModeSetting,
         dry_run: bool,
     ) -> Result<Approver<OpenAiModel, Pool, SystemClock>, Boxed> {
+        self.approver_with(scripted_model(&self.model.url())?, mode, dry_run)
+            .await
+    }
+
+    /// [`World::approver`] with another model (a real server, in the opt-in checks).
+    pub async fn approver_with<M: agent_host::model::Model>(
+        &self,
+        model: M,
+        mode: ModeSetting,
+        dry_run: bool,
+    ) -> Result<Approver<M, Pool, SystemClock>, Boxed> {
         let cfg = Config::load(&root().join("examples/agent-host.yaml"))?;
         let flow = cfg.flow("approval")?.clone();
         let client = client_for(&self.kube, "ai-approver").await?;
         Ok(Approver {
-            model: scripted_model(&self.model.url())?,
+            model,
             tools: self.pool(),
             kube: client.clone(),
             store: Store::new(client, "ai"),

@@ -196,15 +196,52 @@ impl World {
             .ok_or_else(|| "acme/kong-config is not seeded".into())
     }
 
+    /// A world where `orders-route` answers 503 from three minutes after now for `minutes`
+    /// minutes, because of the decK commit (returned) that went live two minutes after now.
+    pub async fn orders_incident(minutes: i64) -> Result<(Self, String, i64), Boxed> {
+        let now = jiff::Timestamp::now().as_second();
+        let at = |t: i64| {
+            jiff::Timestamp::from_second(t)
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
+        let line = format!(
+            "  - {{route: orders-route, from: \"{}\", until: \"{}\", status: 503, ratio: 1.0, latency_ms: 3}}",
+            at(now + 180),
+            at(now + 180 + minutes * 60)
+        );
+        let w = Self::start(
+            move |s| s.replace(SEEDED_ONSET, &line),
+            |_| Script { rules: vec![] },
+        )
+        .await?;
+        let sha = w.push_config(
+            "orders: maintenance mode",
+            terminate_orders,
+            now + 60,
+            Some(now + 170),
+        )?;
+        Ok((w, sha, now))
+    }
+
     /// The flow as `agent-host` builds it.
     pub fn flow(&self, dry_run: bool) -> Result<Rollback<OpenAiModel, Pool, ScenarioClock>, Boxed> {
+        self.flow_with(crate::approval::scripted_model(&self.model.url())?, dry_run)
+    }
+
+    /// [`World::flow`] with another model (a real server, in the opt-in checks).
+    pub fn flow_with<M: agent_host::model::Model>(
+        &self,
+        model: M,
+        dry_run: bool,
+    ) -> Result<Rollback<M, Pool, ScenarioClock>, Boxed> {
         let cfg = Config::load(&root().join("examples/agent-host.yaml"))?;
         let r = cfg
             .rollback
             .clone()
             .ok_or("no rollback section in the example")?;
         Ok(Rollback {
-            model: crate::approval::scripted_model(&self.model.url())?,
+            model,
             tools: self.pool(),
             prompts: Prompts::new(root().join("prompts")),
             audit: AuditLog::new(

@@ -2,7 +2,9 @@
 //! from a script of rules. Each request is matched against the rules in order (turn number,
 //! last message role, text anywhere or in the last message, whether tools were offered); the
 //! first live rule answers with tool calls, content, a refusal, malformed tool-call JSON, an
-//! HTTP error (429 with `Retry-After`, 500) or a delay. Every request is recorded.
+//! HTTP error (429 with `Retry-After`, 500) or a delay. Every request is recorded. Like a real
+//! server it honours the completion cap (`max_completion_tokens`, or `max_tokens`): a reply
+//! longer than the cap is cut there, with `finish_reason: length`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -73,6 +75,12 @@ pub struct Reply {
     /// Sleep this long before answering.
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// The error message with `status` (default `scripted <status>`).
+    #[serde(default)]
+    pub error_message: Option<String>,
+    /// Answer without `usage` (as some servers, and streams without `include_usage`, do).
+    #[serde(default)]
+    pub omit_usage: bool,
 }
 
 /// One rule of a script.
@@ -177,10 +185,64 @@ impl ScriptedModel {
     }
 }
 
-fn usage(req: &Value, out: &str) -> Value {
+/// Usage as a server reports it: the prompt estimated at four bytes a token, the completion
+/// as the generated text (content and tool-call arguments), never more than the cap.
+fn usage(req: &Value, msg: &Value) -> Value {
     let prompt = (req["messages"].to_string().len() + req["tools"].to_string().len()) / 4;
-    let completion = out.len() / 4 + 1;
+    let mut generated = msg["content"].as_str().unwrap_or_default().chars().count();
+    for c in msg["tool_calls"].as_array().into_iter().flatten() {
+        generated += c["function"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .count();
+        generated += c["function"]["arguments"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .count();
+    }
+    let completion = (generated.div_ceil(4) + 1).min(completion_cap(req).unwrap_or(usize::MAX));
     json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
+}
+
+/// The request's completion cap in tokens: `max_completion_tokens`, else `max_tokens`.
+fn completion_cap(req: &Value) -> Option<usize> {
+    req["max_completion_tokens"]
+        .as_u64()
+        .or_else(|| req["max_tokens"].as_u64())
+        .and_then(|n| usize::try_from(n).ok())
+}
+
+/// Cuts `msg` to `cap` tokens (four characters each, the estimate `usage` also uses): the
+/// content first, then the tool calls' arguments in order. Returns whether anything was cut.
+fn truncate(msg: &mut Value, cap: usize) -> bool {
+    let mut budget = cap.saturating_mul(4);
+    let mut cut = false;
+    let mut take = |text: &str| -> String {
+        let n = text.chars().count();
+        if n <= budget {
+            budget -= n;
+            return text.to_string();
+        }
+        cut = true;
+        let kept: String = text.chars().take(budget).collect();
+        budget = 0;
+        kept
+    };
+    if let Some(c) = msg["content"].as_str().map(str::to_string) {
+        msg["content"] = json!(take(&c));
+    }
+    if let Some(calls) = msg["tool_calls"].as_array_mut() {
+        for call in calls.iter_mut() {
+            let args = call["function"]["arguments"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            call["function"]["arguments"] = json!(take(&args));
+        }
+    }
+    cut
 }
 
 fn message(reply: &Reply, turn: usize) -> Value {
@@ -224,7 +286,15 @@ async fn completions(State(model): State<Arc<ScriptedModel>>, Json(req): Json<Va
         } else {
             "server_error"
         };
-        let mut resp = (code, Json(json!({"error": {"message": format!("scripted {status}"), "type": kind, "param": null, "code": null}}))).into_response();
+        let message = reply
+            .error_message
+            .clone()
+            .unwrap_or_else(|| format!("scripted {status}"));
+        let mut resp = (
+            code,
+            Json(json!({"error": {"message": message, "type": kind, "param": null, "code": null}})),
+        )
+            .into_response();
         if let Some(secs) = reply.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
@@ -232,21 +302,30 @@ async fn completions(State(model): State<Arc<ScriptedModel>>, Json(req): Json<Va
         }
         return resp;
     }
-    let msg = message(&reply, turn);
-    let finish = if reply.tool_calls.is_empty() {
+    let mut msg = message(&reply, turn);
+    let mut finish = if reply.tool_calls.is_empty() {
         "stop"
     } else {
         "tool_calls"
     };
+    if let Some(cap) = completion_cap(&req)
+        && truncate(&mut msg, cap)
+    {
+        finish = "length";
+    }
     let model_name = req["model"].as_str().unwrap_or("scripted").to_string();
-    let usage = usage(&req, &msg.to_string());
+    let usage = if reply.omit_usage {
+        Value::Null
+    } else {
+        usage(&req, &msg)
+    };
     if req["stream"] == true {
         let id = format!("chatcmpl-{turn}");
         let mut events = vec![
             json!({"id": id, "object": "chat.completion.chunk", "created": 0, "model": model_name,
             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]}),
         ];
-        if let Some(c) = &reply.content {
+        if let Some(c) = msg["content"].as_str() {
             let mid = c
                 .char_indices()
                 .nth(c.chars().count() / 2)
@@ -283,7 +362,7 @@ async fn completions(State(model): State<Arc<ScriptedModel>>, Json(req): Json<Va
             json!({"id": id, "object": "chat.completion.chunk", "created": 0, "model": model_name,
             "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}),
         );
-        if req["stream_options"]["include_usage"] == true {
+        if req["stream_options"]["include_usage"] == true && !usage.is_null() {
             events.push(json!({"id": id, "object": "chat.completion.chunk", "created": 0, "model": model_name, "choices": [], "usage": usage}));
         }
         let mut stream: Vec<Result<Event, Infallible>> = events
@@ -293,9 +372,12 @@ async fn completions(State(model): State<Arc<ScriptedModel>>, Json(req): Json<Va
         stream.push(Ok(Event::default().data("[DONE]")));
         return Sse::new(futures::stream::iter(stream)).into_response();
     }
-    Json(json!({"id": format!("chatcmpl-{turn}"), "object": "chat.completion", "created": 0, "model": model_name,
-        "choices": [{"index": 0, "message": msg, "finish_reason": finish, "logprobs": null}], "usage": usage}))
-    .into_response()
+    let mut body = json!({"id": format!("chatcmpl-{turn}"), "object": "chat.completion", "created": 0, "model": model_name,
+        "choices": [{"index": 0, "message": msg, "finish_reason": finish, "logprobs": null}]});
+    if !usage.is_null() {
+        body["usage"] = usage;
+    }
+    Json(body).into_response()
 }
 
 /// A running scripted model.

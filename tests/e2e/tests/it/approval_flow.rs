@@ -9,11 +9,9 @@ use agent_host::approval::feedback::{self, Format};
 use agent_host::approval::patch;
 use agent_host::approval::review::{ModeSetting, Review};
 use agent_host::approval::store::{Record, Store};
-use e2e::approval::{AI, World, client_for, committed_approve};
+use e2e::approval::{AI, DIGEST, World, client_for, committed_approve};
 use sandbox::model::Script;
 use serde_json::{Value, json};
-
-const DIGEST: &str = "registry.example.com/acme/shop@sha256:1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988";
 
 /// Rules a routine change passes (the seed's open high alert is not among them).
 const POLICY: &str = r#"

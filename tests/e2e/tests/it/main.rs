@@ -7,4 +7,5 @@ mod approval_flow;
 mod chart;
 mod co_approver;
 mod examples;
+mod real_llm;
 mod rollback_flow;

@@ -4,7 +4,7 @@
 
 use agent_host::rollback::schedule;
 use agent_host::rollback::state::StateFile;
-use e2e::rollback::{SEEDED_ONSET, World, terminate_orders};
+use e2e::rollback::{SEEDED_ONSET, World};
 use sandbox::model::Script;
 
 /// The model confirms the commit code found.
@@ -20,33 +20,10 @@ async fn ticks(w: &World, state: &StateFile, n: usize) {
     }
 }
 
-fn rfc3339(t: i64) -> String {
-    jiff::Timestamp::from_second(t).unwrap().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_that_breaks_a_route_is_reverted_once_and_announced_once() {
     // No failure yet; orders-route starts answering 503 three minutes from now, for ten minutes.
-    let now = jiff::Timestamp::now().as_second();
-    let line = format!(
-        "  - {{route: orders-route, from: \"{}\", until: \"{}\", status: 503, ratio: 1.0, latency_ms: 3}}",
-        rfc3339(now + 180),
-        rfc3339(now + 780)
-    );
-    let w = World::start(
-        move |s| s.replace(SEEDED_ONSET, &line),
-        |_| Script { rules: vec![] },
-    )
-    .await
-    .unwrap();
-    let sha = w
-        .push_config(
-            "orders: maintenance mode",
-            terminate_orders,
-            now + 60,
-            Some(now + 170),
-        )
-        .unwrap();
+    let (w, sha, _) = World::orders_incident(10).await.unwrap();
     // The model confirms the commit code found (its script needs the id, known only now).
     w.model.state.set_script(confirms(&sha));
     let state = StateFile::new(Some(w.dir.path().join("state.json")));
