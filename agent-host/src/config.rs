@@ -97,7 +97,12 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowConfig {
+    /// Tools the model is offered (`server.tool` or `server.*`); read-only ones only.
     pub tools: Vec<String>,
+    /// Write tools the model may call, each by its exact name (none of the shipped flows
+    /// has any: their writes are host code).
+    #[serde(default)]
+    pub model_writes: Vec<String>,
     #[serde(default = "default_steps")]
     pub max_steps: u32,
     #[serde(default = "default_tokens")]
@@ -117,6 +122,11 @@ pub struct FlowConfig {
 }
 
 impl FlowConfig {
+    /// What the model of this flow may use.
+    pub fn allow_list(&self) -> AllowList {
+        AllowList::new(self.tools.clone()).with_writes(self.model_writes.clone())
+    }
+
     /// The completion cap of this flow's requests.
     pub fn completion_cap(&self) -> u32 {
         self.max_completion_tokens
@@ -187,6 +197,11 @@ pub struct RollbackConfig {
     pub lookback_hours: i64,
     #[serde(default = "default_lead")]
     pub max_lead_minutes: i64,
+    /// How long after the start of the first failing minute a commit may have gone live and
+    /// still be blamed (clock skew between GitHub and Konnect; errors that begin within the
+    /// minute of a deploy). Default 60.
+    #[serde(default = "default_skew")]
+    pub clock_skew_secs: i64,
     /// Merge the rollback PR once its checks pass (default: humans merge).
     #[serde(default)]
     pub auto_merge: bool,
@@ -209,6 +224,9 @@ fn default_lookback() -> i64 {
 }
 fn default_lead() -> i64 {
     30
+}
+fn default_skew() -> i64 {
+    60
 }
 fn default_rollback_flow() -> String {
     "rollback".into()
@@ -441,6 +459,6 @@ impl Config {
 
     /// A flow's tool allow-list.
     pub fn allow_list(&self, flow: &FlowConfig) -> AllowList {
-        AllowList(flow.tools.clone())
+        flow.allow_list()
     }
 }

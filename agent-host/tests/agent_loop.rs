@@ -246,7 +246,7 @@ async fn concurrent_calls_memo_and_a_typed_answer() {
         {"when": {"turn": 3}, "reply": submit("a, b and c")},
     ]))).await.unwrap();
     let p = pool(&h.url);
-    let allow = AllowList(vec!["fx.echo".into()]);
+    let allow = AllowList::new(vec!["fx.echo".into()]);
     let rec = run_on(&model(&m, 0, 5), &p, &allow, &spec(6)).await;
     assert_eq!(
         rec.outcome,
@@ -294,7 +294,7 @@ async fn budgets_the_last_step_caps_and_the_allow_list() {
         {"when": {}, "reply": {"content": "I give up"}},
     ]))).await.unwrap();
     let p = pool(&h.url);
-    let allow = AllowList(vec!["fx.echo".into(), "fx.big".into()]);
+    let allow = AllowList::new(vec!["fx.echo".into(), "fx.big".into()]);
     let rec = run_on(&model(&m, 0, 5), &p, &allow, &spec(4)).await;
     let reqs = m.state.requests();
     assert_eq!(
@@ -371,7 +371,7 @@ async fn malformed_output_gets_one_repair_turn() {
         {"when": {"turn": 3}, "reply": submit("fixed")},
     ]))).await.unwrap();
     let p = pool(&h.url);
-    let allow = AllowList(vec!["fx.*".into()]);
+    let allow = AllowList::new(vec!["fx.*".into()]);
     let rec = run_on(&model(&m, 0, 5), &p, &allow, &spec(5)).await;
     assert!(rec.tool_calls[0].result.contains("not valid JSON"));
     assert_eq!(
@@ -490,7 +490,7 @@ async fn streaming_assembles_tool_calls_and_content() {
         {"when": {"turn": 2}, "reply": {"content": "{\"answer\": \"streamed ok\"}"}},
     ]))).await.unwrap();
     let p = pool(&h.url);
-    let allow = AllowList(vec!["fx.echo".into()]);
+    let allow = AllowList::new(vec!["fx.echo".into()]);
     let rec = run_on(&model_with(&m, 0, 5, true), &p, &allow, &spec(4)).await;
     assert_eq!(
         rec.outcome,
@@ -517,7 +517,7 @@ async fn a_reply_cut_off_by_the_cap_is_never_parsed() {
         .await
         .unwrap();
     let p = pool(&h.url);
-    let allow = AllowList(vec!["fx.echo".into()]);
+    let allow = AllowList::new(vec!["fx.echo".into()]);
     let mut s = spec(4);
     s.max_completion_tokens = 16;
     let rec = run_on(&model(&m, 0, 5), &p, &allow, &s).await;
@@ -561,7 +561,7 @@ async fn the_cap_moves_to_max_tokens_for_servers_that_only_know_that() {
     .await
     .unwrap();
     let p = pool(&h.url);
-    let allow = AllowList(vec!["fx.echo".into()]);
+    let allow = AllowList::new(vec!["fx.echo".into()]);
     let auto = cap_param_model(&m, agent_host::model::CapParam::Auto);
     let rec = run_on(&auto, &p, &allow, &spec(3)).await;
     assert!(
@@ -595,7 +595,7 @@ async fn usage_the_provider_did_not_report_is_an_estimate() {
     use agent_host::agent::run::UsageSource;
     let h = host(Fixture::default(), "127.0.0.1:0".parse().unwrap()).await;
     let p = pool(&h.url);
-    let allow = AllowList(vec!["fx.echo".into()]);
+    let allow = AllowList::new(vec!["fx.echo".into()]);
     let m = scripted::spawn(script(json!([{"reply": {
         "tool_calls": [{"name": "submit_answer", "arguments": {"answer": "ok"}}], "omit_usage": true}}])))
     .await

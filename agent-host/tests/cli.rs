@@ -13,8 +13,8 @@ fn the_example_configuration_loads() {
     let cfg = Config::load(&path).unwrap();
     let ask = cfg.flow("ask").unwrap();
     assert!(
-        cfg.allow_list(ask).allows("github.commit_get")
-            && !cfg.allow_list(ask).allows("slack.message_post")
+        cfg.allow_list(ask).matches("github.commit_get")
+            && !cfg.allow_list(ask).matches("slack.message_post")
     );
     assert!(cfg.prompts_dir.join(&ask.system_template).is_file());
     assert_eq!(cfg.server_specs(None).len(), 4);

@@ -32,6 +32,9 @@ pub enum Vote {
     /// Not sent: approvals arrived since the decision and ours would now complete the task,
     /// which only a full approver inside its autonomy scope may do. Says what was counted.
     WouldComplete(String),
+    /// Not sent yet: the API could not be reached or answered 429/5xx, or other votes kept
+    /// landing. Nothing is recorded as applied, so the review is retried.
+    Transient(String),
 }
 
 /// How often a vote that must not complete the task is tried again when another vote lands
@@ -40,8 +43,8 @@ const NOT_LAST_TRIES: usize = 3;
 
 /// Sends the vote in `rec` as the guarded patch; returns what happened, for the record. An
 /// approve that may not complete the task (`rec.may_complete` false) is checked against the
-/// task as it is now and sent with `test`s of every other entry, so it can never be the
-/// vote that completes the approval, even when a human votes at the same moment.
+/// task as it is now and sent with `test`s of the whole approver list, so it can never be
+/// the vote that completes the approval, even when a human votes at the same moment.
 pub async fn vote(client: &kube::Client, rec: &Record, identity: &str) -> Vote {
     let Some(index) = rec.entry else {
         return Vote::Sent("refused: no approver entry recorded".into());
@@ -55,79 +58,108 @@ pub async fn vote(client: &kube::Client, rec: &Record, identity: &str) -> Vote {
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &rec.namespace, &approval_tasks());
     if input == "reject" || rec.may_complete {
-        return Vote::Sent(
-            send(
-                &api,
-                rec,
-                identity,
-                patch::guarded(index, identity, input, &message),
-            )
-            .await,
-        );
+        let body = patch::guarded(&rec.uid, index, identity, input, &message);
+        return match send(&api, rec, identity, body).await {
+            Sent::Done(outcome) | Sent::Moved(outcome) => Vote::Sent(outcome),
+            Sent::Transient(why) => Vote::Transient(why),
+        };
     }
-    let mut outcome = String::new();
+    let mut last = String::new();
     for _ in 0..NOT_LAST_TRIES {
         let task = match api.get(&rec.name).await {
             Ok(t) => as_value(&t),
-            Err(e) => return Vote::Sent(format!("refused: could not read the task: {e}")),
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Vote::Sent("refused: the task is gone".into());
+            }
+            Err(e) => return Vote::Transient(format!("could not read the task: {e}")),
         };
+        if task["metadata"]["uid"] != rec.uid.as_str() {
+            return Vote::Sent(
+                "refused: the task was re-created since the decision (another run)".into(),
+            );
+        }
         let approvers = task["spec"]["approvers"]
             .as_array()
             .cloned()
             .unwrap_or_default();
         let required = patch::approvals_required(&task);
         let with_ours = patch::approvals_counted(&approvers, "users", Some(identity)) as u64;
-        if patch::state(&task) == "pending" && with_ours >= required {
+        // Counted whatever `status.state` says: the webhook refuses votes only once the state
+        // is approved or rejected, and the controller writes it after the votes.
+        if with_ours >= required {
             return Vote::WouldComplete(format!(
                 "our approve would be approval {with_ours} of {required} and complete the task; a human signs last"
             ));
         }
         let body = patch::guarded_not_last(&task, index, identity, input, &message);
-        outcome = send(&api, rec, identity, body).await;
-        // 422 with our entry still pending: another entry moved under us (a `test` failed);
-        // count again. Anything else is final.
-        let moved = ["refused: HTTP 409", "refused: HTTP 422"]
-            .iter()
-            .any(|p| outcome.starts_with(p));
-        if !(moved && outcome.ends_with("task pending, our entry pending")) {
-            return Vote::Sent(outcome);
+        match send(&api, rec, identity, body).await {
+            Sent::Done(outcome) => return Vote::Sent(outcome),
+            Sent::Transient(why) => return Vote::Transient(why),
+            // Another entry moved under us (a `test` failed) with ours still pending: count
+            // again on a fresh read.
+            Sent::Moved(outcome) => last = outcome,
         }
     }
-    Vote::Sent(outcome)
+    Vote::Transient(format!(
+        "other votes kept landing while ours was sent ({NOT_LAST_TRIES} tries; last: {last})"
+    ))
 }
 
-/// Sends one guarded patch; `patched`, or `refused: ...` with the task's state after.
-async fn send(api: &Api<DynamicObject>, rec: &Record, identity: &str, body: Value) -> String {
+/// The result of one patch.
+enum Sent {
+    /// `patched`, or a final refusal (the webhook, our entry no longer pending, the task gone).
+    Done(String),
+    /// A `test` failed while the task and our entry are still pending: something else moved.
+    Moved(String),
+    /// Unreachable, timed out, 429 or 5xx.
+    Transient(String),
+}
+
+/// Sends one guarded patch.
+async fn send(api: &Api<DynamicObject>, rec: &Record, identity: &str, body: Value) -> Sent {
     let patch_doc: json_patch::Patch = match serde_json::from_value(body) {
         Ok(p) => p,
-        Err(e) => return format!("refused: {e}"),
+        Err(e) => return Sent::Done(format!("refused: {e}")),
     };
-    match api
+    let r = api
         .patch(
             &rec.name,
             &PatchParams::default(),
             &Patch::Json::<()>(patch_doc),
         )
-        .await
-    {
-        Ok(_) => "patched".into(),
+        .await;
+    match r {
+        Ok(_) => Sent::Done("patched".into()),
+        Err(kube::Error::Api(s)) if s.code == 429 || s.code >= 500 => {
+            Sent::Transient(format!("HTTP {} {}", s.code, s.message))
+        }
         Err(kube::Error::Api(s)) => {
-            // 409/422: a `test` failed (the list moved, or a vote landed first); 403: the
-            // webhook refused (already final); 404: the run was deleted.
+            // 409/422: a `test` failed (the list moved, a vote landed first, another run);
+            // 400: the webhook refused (already final); 404: the run was deleted.
             let now = api.get_opt(&rec.name).await.ok().flatten();
+            let now = now.as_ref().and_then(|o| serde_json::to_value(o).ok());
             let current = now
                 .as_ref()
-                .and_then(|o| serde_json::to_value(o).ok())
                 .map(|v| {
-                    let own = patch::own_entry(&v, identity)
+                    let own = patch::own_entry(v, identity)
                         .map(|e| e.input)
                         .unwrap_or_else(|| "absent".into());
-                    format!("; task {}, our entry {own}", patch::state(&v))
+                    format!("; task {}, our entry {own}", patch::state(v))
                 })
                 .unwrap_or_default();
-            format!("refused: HTTP {} {}{current}", s.code, s.message)
+            let outcome = format!("refused: HTTP {} {}{current}", s.code, s.message);
+            let still_ours = now.as_ref().is_some_and(|v| {
+                v["metadata"]["uid"] == rec.uid.as_str()
+                    && patch::state(v) == "pending"
+                    && patch::own_entry(v, identity).is_some_and(|e| e.input == "pending")
+            });
+            if matches!(s.code, 409 | 422) && still_ours {
+                Sent::Moved(outcome)
+            } else {
+                Sent::Done(outcome)
+            }
         }
-        Err(e) => format!("refused: {e}"),
+        Err(e) => Sent::Transient(e.to_string()),
     }
 }
 

@@ -23,7 +23,7 @@ pub fn task_view(ctx: &Value, identity: &str) -> TaskView {
     let approvers = ctx["approvers"].as_array().cloned().unwrap_or_default();
     let own_input = approvers
         .iter()
-        .find(|a| a["name"] == identity && a["type"].as_str().unwrap_or("User") == "User")
+        .find(|a| a["name"] == identity && patch::is_user(a))
         .map(|a| a["input"].as_str().unwrap_or("pending").to_string());
     let status_count = num(&t["approvalsReceived"]).unwrap_or(0) as usize;
     let counted = patch::approvals_counted(&approvers, "members", None);
@@ -33,8 +33,8 @@ pub fn task_view(ctx: &Value, identity: &str) -> TaskView {
         state: t["state"].as_str().unwrap_or("pending").to_string(),
         own_input,
         required: num(&t["approvalsRequired"]).unwrap_or(1) as u32,
-        received: counted.max(status_count) as u32,
-        received_with_ours: (with_ours + lag) as u32,
+        received: u32::try_from(counted.max(status_count)).unwrap_or(u32::MAX),
+        received_with_ours: u32::try_from(with_ours.saturating_add(lag)).unwrap_or(u32::MAX),
         // No known deadline: treat as expired rather than as unlimited time.
         seconds_left: t["secondsLeft"].as_i64().unwrap_or(0),
     }

@@ -12,13 +12,20 @@ pub struct OwnEntry {
     pub input: String,
 }
 
+/// Whether an approver entry is a `User`: the gate reads a missing or empty `type` as `User`
+/// (`DefaultedApproverType` in manual-approval-gate's `pkg/apis/.../approvaltask_types.go`,
+/// kept for v0.6.0 entries; its CLI writes `"type": ""` because the field has no omitempty).
+pub fn is_user(approver: &Value) -> bool {
+    matches!(approver["type"].as_str(), None | Some("" | "User"))
+}
+
 /// Finds our entry. Group membership does not count: the AI votes only as itself.
 pub fn own_entry(task: &Value, identity: &str) -> Option<OwnEntry> {
     task["spec"]["approvers"]
         .as_array()?
         .iter()
         .enumerate()
-        .find(|(_, a)| a["name"] == identity && a["type"].as_str().unwrap_or("User") == "User")
+        .find(|(_, a)| a["name"] == identity && is_user(a))
         .map(|(index, a)| OwnEntry {
             index,
             input: a["input"].as_str().unwrap_or("pending").to_string(),
@@ -37,11 +44,11 @@ pub fn approvals_counted(approvers: &[Value], users_key: &str, with: Option<&str
         if a["input"] != "approve" {
             continue;
         }
-        if a["type"].as_str().unwrap_or("User") == "User" {
+        if is_user(a) {
             if let Some(n) = a["name"].as_str() {
                 names.insert(n);
             }
-        } else {
+        } else if a["type"] == "Group" {
             for u in a[users_key].as_array().into_iter().flatten() {
                 if u["input"] == "approve"
                     && let Some(n) = u["name"].as_str()
@@ -83,10 +90,13 @@ pub fn message(reason: &str, audit_id: &str) -> String {
     format!("AI: {} [audit {audit_id}]", one_line(reason, 180))
 }
 
-/// The guarded patch that sets entry `index` (named `identity`) from pending to `input`.
-pub fn guarded(index: usize, identity: &str, input: &str, message: &str) -> Value {
+/// The guarded patch that sets entry `index` (named `identity`) from pending to `input`, on
+/// the task with `uid` (a task deleted and re-created under the same name is another run, and
+/// the vote decided on this one's evidence must not land there).
+pub fn guarded(uid: &str, index: usize, identity: &str, input: &str, message: &str) -> Value {
     let base = format!("/spec/approvers/{index}");
     json!([
+        {"op": "test", "path": "/metadata/uid", "value": uid},
         {"op": "test", "path": format!("{base}/name"), "value": identity},
         {"op": "test", "path": format!("{base}/input"), "value": "pending"},
         {"op": "replace", "path": format!("{base}/input"), "value": input},
@@ -95,9 +105,11 @@ pub fn guarded(index: usize, identity: &str, input: &str, message: &str) -> Valu
 }
 
 /// The guarded patch of a vote that must not complete the task: `guarded`, plus a `test` of
-/// every other entry's `input` (and a group's member list) as `task` has them, so a vote that
-/// lands between our read and our write makes the API refuse ours instead of letting it be
-/// the one that completes the approval.
+/// the whole approver list and of the required count exactly as `task` has them, so any vote,
+/// member added to a group or count change that lands between our read and our write makes
+/// the API refuse ours instead of letting it be the one that completes the approval. (Testing
+/// an absent `numberOfApprovalsRequired` is left out: RFC 6902 and the API server's json-patch
+/// disagree on a `test` of a missing path; absent means 1, where we never vote anyway.)
 pub fn guarded_not_last(
     task: &Value,
     index: usize,
@@ -105,22 +117,16 @@ pub fn guarded_not_last(
     input: &str,
     message: &str,
 ) -> Value {
-    let mut ops = Vec::new();
-    for (i, a) in task["spec"]["approvers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        if i == index {
-            continue;
-        }
-        ops.push(json!({"op": "test", "path": format!("/spec/approvers/{i}/input"), "value": a["input"]}));
-        if !a["users"].is_null() {
-            ops.push(json!({"op": "test", "path": format!("/spec/approvers/{i}/users"), "value": a["users"]}));
-        }
+    let mut ops =
+        vec![json!({"op": "test", "path": "/spec/approvers", "value": task["spec"]["approvers"]})];
+    let required = &task["spec"]["numberOfApprovalsRequired"];
+    if !required.is_null() {
+        ops.push(
+            json!({"op": "test", "path": "/spec/numberOfApprovalsRequired", "value": required}),
+        );
     }
-    if let Value::Array(own) = guarded(index, identity, input, message) {
+    let uid = task["metadata"]["uid"].as_str().unwrap_or_default();
+    if let Value::Array(own) = guarded(uid, index, identity, input, message) {
         ops.extend(own);
     }
     Value::Array(ops)
@@ -152,21 +158,55 @@ mod tests {
         assert_eq!(approvals_counted(&list, "members", None), 1, "other key");
     }
 
+    fn applies(patch: &Value, doc: &Value) -> bool {
+        let p: json_patch::Patch = serde_json::from_value(patch.clone()).unwrap();
+        let mut d = doc.clone();
+        json_patch::patch(&mut d, &p).is_ok()
+    }
+
     #[test]
-    fn a_vote_that_must_not_complete_tests_every_other_entry() {
-        let task = json!({"spec": {"approvers": [
-            {"name": "alice", "type": "User", "input": "pending"},
+    fn a_vote_that_must_not_complete_fails_if_anything_moved_since_the_read() {
+        let task = json!({"metadata": {"uid": "u-1"}, "spec": {"numberOfApprovalsRequired": 3, "approvers": [
+            {"name": "alice", "type": "User", "input": "approve"},
             {"name": "ai", "type": "User", "input": "pending"},
-            {"name": "release", "type": "Group", "input": "pending", "users": []}]}});
+            // The CLI's "approved as an individual" branch: a group with no member list yet.
+            {"name": "release", "type": "Group", "input": "approve"}]}});
         let p = guarded_not_last(&task, 1, "ai", "approve", "AI: ok");
-        let ops = p.as_array().cloned().unwrap_or_default();
-        assert_eq!(ops.len(), 3 + 4);
-        assert_eq!(
-            ops[0],
-            json!({"op": "test", "path": "/spec/approvers/0/input", "value": "pending"})
+        assert!(applies(&p, &task), "nothing moved: the vote lands");
+        let mut member_joined = task.clone();
+        member_joined["spec"]["approvers"][2]["users"] =
+            json!([{"name": "bob", "input": "approve"}]);
+        assert!(
+            !applies(&p, &member_joined),
+            "a member added himself to the group"
         );
-        assert_eq!(ops[2]["path"], "/spec/approvers/2/users");
-        assert_eq!(ops[5]["op"], "replace");
+        let mut fewer = task.clone();
+        fewer["spec"]["numberOfApprovalsRequired"] = json!(2);
+        assert!(!applies(&p, &fewer), "the required count changed");
+        let mut other_run = task.clone();
+        other_run["metadata"]["uid"] = json!("u-2");
+        assert!(!applies(&p, &other_run), "the task was re-created");
+        let mut voted = task.clone();
+        voted["spec"]["approvers"][0]["message"] = json!("lgtm");
+        assert!(!applies(&p, &voted), "any change to another entry");
+    }
+
+    #[test]
+    fn an_empty_type_is_a_user_as_the_gate_reads_it() {
+        // What `tkn-approvaltask approve` writes for an entry that had no type.
+        let list = [
+            json!({"name": "alice", "type": "", "input": "approve"}),
+            json!({"name": "ai", "input": "pending"}),
+            json!({"name": "ops", "type": "Team", "input": "approve", "users": [{"name": "x", "input": "approve"}]}),
+        ];
+        assert_eq!(
+            approvals_counted(&list, "users", None),
+            1,
+            "alice counts; an unknown type does not"
+        );
+        assert_eq!(approvals_counted(&list, "users", Some("ai")), 2);
+        let task = json!({"spec": {"approvers": list}});
+        assert_eq!(own_entry(&task, "ai").map(|e| e.index), Some(1));
     }
 
     #[test]
@@ -188,11 +228,14 @@ mod tests {
 
     #[test]
     fn the_patch_tests_before_it_writes_and_the_message_is_one_short_line() {
-        let p = guarded(1, "sa", "reject", "AI: no");
-        assert_eq!(p[0]["op"], "test");
-        assert_eq!(p[1]["value"], "pending");
-        assert_eq!(p[2]["path"], "/spec/approvers/1/input");
-        assert_eq!(p.as_array().map(Vec::len), Some(4));
+        let p = guarded("u-1", 1, "sa", "reject", "AI: no");
+        assert_eq!(
+            p[0],
+            json!({"op": "test", "path": "/metadata/uid", "value": "u-1"})
+        );
+        assert_eq!(p[2]["value"], "pending");
+        assert_eq!(p[3]["path"], "/spec/approvers/1/input");
+        assert_eq!(p.as_array().map(Vec::len), Some(5));
         let m = message(&format!("line one\nline two {}", "x".repeat(400)), "a-1");
         assert!(!m.contains('\n') && m.ends_with("[audit a-1]") && m.chars().count() < 220);
     }

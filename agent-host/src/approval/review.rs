@@ -19,7 +19,7 @@ use crate::agent::{self, RunRecord, RunSpec};
 use crate::audit::{AuditLog, Metrics};
 use crate::clock::Clock;
 use crate::config::FlowConfig;
-use crate::mcp::{AllowList, Scoped, Toolbox};
+use crate::mcp::{Scoped, Toolbox};
 use crate::model::Model;
 use crate::prompt::{PromptError, Prompts};
 
@@ -99,6 +99,10 @@ pub enum ReviewError {
     Policy(#[from] PolicyError),
     #[error(transparent)]
     Prompt(#[from] PromptError),
+    /// The vote could not be sent yet (API unreachable, 429/5xx, votes racing ours); the
+    /// decision stays recorded and unapplied, and the review is retried.
+    #[error("the vote could not be sent yet: {0}")]
+    Transient(String),
 }
 
 /// Which task, as its metadata says.
@@ -269,7 +273,7 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             "approve" if !record.may_complete => Some(patch::guarded_not_last(
                 task, index, identity, kind, &message,
             )),
-            "approve" | "reject" => Some(patch::guarded(index, identity, kind, &message)),
+            "approve" | "reject" => Some(patch::guarded(uid, index, identity, kind, &message)),
             _ => None,
         };
         let model_calls = run.as_ref().map_or(0, |r| r.steps);
@@ -357,7 +361,7 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             result_cap: flow.result_cap_bytes,
             temperature: self.settings.temperature,
         };
-        let allow = AllowList(flow.tools.clone());
+        let allow = flow.allow_list();
         let tools = Scoped {
             pool: &self.tools,
             allow: &allow,
@@ -368,11 +372,17 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
     /// Performs the write of a committed record (unless `voted`: the vote already landed) and
     /// stores what happened.
     async fn apply(&self, mut rec: Record, voted: bool) -> Result<Record, ReviewError> {
+        // The switch as it is now wins over the one at decision time: a vote resumed after
+        // the host was turned into a co-approver must not complete a task either.
+        if matches!(self.settings.mode, ModeSetting::CoApprover) {
+            rec.may_complete = false;
+        }
         let applied = match rec.action.as_str() {
             "approve" | "reject" if voted => "patched (found applied after a restart)".into(),
             "approve" | "reject" => {
                 match apply::vote(&self.kube, &rec, &self.settings.identity).await {
                     apply::Vote::Sent(outcome) => outcome,
+                    apply::Vote::Transient(why) => return Err(ReviewError::Transient(why)),
                     apply::Vote::WouldComplete(why) => {
                         // Approvals arrived since the decision: ours would now be the last
                         // signature, so it becomes a recommendation.

@@ -43,6 +43,7 @@ pub fn build(
                 window_secs: r.window_secs,
                 lookback_secs: r.lookback_hours * 3600,
                 max_lead_secs: r.max_lead_minutes * 60,
+                skew_secs: r.clock_skew_secs,
                 auto_merge: r.auto_merge,
                 dry_run,
                 flow,
@@ -62,10 +63,35 @@ pub async fn once(cfg: &Config, pool: Pool, dry_run: bool) -> anyhow::Result<()>
         .map(|r| r.targets.clone())
         .unwrap_or_default();
     let (flow, state) = build(cfg, Arc::new(pool), Arc::new(Metrics::default()), dry_run)?;
+    if dry_run {
+        match state.simulation().path() {
+            Some(p) => println!(
+                "dry run: nothing is written; the detector continues its simulation in {}",
+                p.display()
+            ),
+            None => println!("dry run: nothing is written (no state file: one pass only)"),
+        }
+    }
     for (cp, report) in schedule::once(&flow, &targets, &state).await? {
         println!("control plane {cp}:");
-        if report.signals.is_empty() {
-            println!("  no incident signal");
+        if let Some(e) = &report.query_error {
+            println!("  {e}");
+        }
+        if report.routes.is_empty() && report.query_error.is_none() {
+            println!("  no routes measured yet");
+        }
+        for r in &report.routes {
+            println!(
+                "  route {}: {} ({:.0}% errors of {} requests){}",
+                r.route,
+                r.status,
+                r.ratio * 100.0,
+                r.requests,
+                r.incident
+                    .as_deref()
+                    .map(|i| format!("; {i}"))
+                    .unwrap_or_default()
+            );
         }
         for s in &report.signals {
             println!("  signal: {s}");

@@ -15,6 +15,9 @@ pub struct ToolSpec {
     pub name: String,
     pub description: String,
     pub schema: Value,
+    /// The server annotated it `readOnlyHint: true`. MCP's default for a missing hint is
+    /// `false` ("may modify its environment"), so an unannotated tool counts as a write.
+    pub read_only: bool,
 }
 
 /// The result of one tool call.
@@ -46,17 +49,42 @@ pub trait Toolbox: Send + Sync {
     fn call(&self, name: &str, args: Value) -> impl Future<Output = ToolOutcome> + Send;
 }
 
-/// Tool names a flow may use: exact `server.tool` names or `server.*`.
+/// The tools a flow's model may use: exact `server.tool` names or `server.*` patterns, and
+/// only tools annotated read-only, whatever the patterns say, unless a write tool is named
+/// in `writes` (exactly, never by pattern). The flows' own writes are host code calling the
+/// pool directly; this list is what the *model* reaches.
 #[derive(Debug, Clone, Default)]
-pub struct AllowList(pub Vec<String>);
+pub struct AllowList {
+    patterns: Vec<String>,
+    writes: Vec<String>,
+}
 
 impl AllowList {
-    /// Whether `name` (`server.tool`) is allowed.
-    pub fn allows(&self, name: &str) -> bool {
-        self.0.iter().any(|p| match p.strip_suffix(".*") {
+    /// Read-only tools matching `patterns`.
+    pub fn new(patterns: Vec<String>) -> Self {
+        Self {
+            patterns,
+            writes: Vec::new(),
+        }
+    }
+
+    /// Also the write tools named here (each must match a pattern too).
+    pub fn with_writes(mut self, writes: Vec<String>) -> Self {
+        self.writes = writes;
+        self
+    }
+
+    /// Whether `name` (`server.tool`) matches the patterns.
+    pub fn matches(&self, name: &str) -> bool {
+        self.patterns.iter().any(|p| match p.strip_suffix(".*") {
             Some(server) => name.split_once('.').is_some_and(|(s, _)| s == server),
             None => p == name,
         })
+    }
+
+    /// Whether the model may be offered and may call `tool`.
+    pub fn allows(&self, tool: &ToolSpec) -> bool {
+        self.matches(&tool.name) && (tool.read_only || self.writes.contains(&tool.name))
     }
 }
 
@@ -92,13 +120,21 @@ impl<T: Toolbox> Toolbox for Scoped<'_, T> {
             .list()
             .await
             .into_iter()
-            .filter(|t| self.allow.allows(&t.name))
+            .filter(|t| self.allow.allows(t))
             .collect()
     }
 
     async fn call(&self, name: &str, args: Value) -> ToolOutcome {
-        // Enforced here, not only by what was offered: a model may name a hidden tool.
-        if !self.allow.allows(name) {
+        // Enforced here, not only by what was offered: a model may name a hidden tool. The
+        // annotations are read again, so a tool that stopped being read-only is refused.
+        let offered = self.allow.matches(name)
+            && self
+                .pool
+                .list()
+                .await
+                .iter()
+                .any(|t| t.name == name && self.allow.allows(t));
+        if !offered {
             return ToolOutcome::error(format!(
                 "tool `{name}` is not available in this flow; use only the tools you were given"
             ));
@@ -111,10 +147,39 @@ impl<T: Toolbox> Toolbox for Scoped<'_, T> {
 mod tests {
     use super::*;
 
+    fn tool(name: &str, read_only: bool) -> ToolSpec {
+        ToolSpec {
+            name: name.into(),
+            description: String::new(),
+            schema: Value::Null,
+            read_only,
+        }
+    }
+
     #[test]
     fn allow_lists_take_exact_names_and_server_wildcards() {
-        let a = AllowList(vec!["github.*".into(), "kubernetes.pods_log".into()]);
-        assert!(a.allows("github.commit_get") && a.allows("kubernetes.pods_log"));
-        assert!(!a.allows("kubernetes.approvaltask_decide") && !a.allows("githubx.y"));
+        let a = AllowList::new(vec!["github.*".into(), "kubernetes.pods_log".into()]);
+        assert!(a.allows(&tool("github.commit_get", true)));
+        assert!(a.allows(&tool("kubernetes.pods_log", true)));
+        assert!(!a.allows(&tool("kubernetes.approvaltask_decide", true)));
+        assert!(!a.allows(&tool("githubx.y", true)));
+    }
+
+    #[test]
+    fn write_tools_need_an_opt_in_by_name_whatever_the_patterns() {
+        let merge = tool("github.pull_merge", false);
+        let a = AllowList::new(vec!["github.*".into()]);
+        assert!(!a.allows(&merge), "a wildcard never reaches a write");
+        let exact = AllowList::new(vec!["github.pull_merge".into()]);
+        assert!(!exact.allows(&merge), "nor does naming it as a read");
+        let opted =
+            AllowList::new(vec!["github.*".into()]).with_writes(vec!["github.pull_merge".into()]);
+        assert!(opted.allows(&merge));
+        let unlisted =
+            AllowList::new(vec!["slack.*".into()]).with_writes(vec!["github.pull_merge".into()]);
+        assert!(
+            !unlisted.allows(&merge),
+            "the opt-in must match a pattern too"
+        );
     }
 }

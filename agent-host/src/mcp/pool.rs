@@ -217,10 +217,17 @@ impl Pool {
                 .with_session(slot, async |s: &Session| Ok(s.tools.clone()))
                 .await;
             match listed {
-                Ok(tools) => out.extend(tools.into_iter().map(|t| ToolSpec {
-                    name: format!("{}.{}", slot.spec.name, t.name),
-                    description: t.description.map(|d| d.to_string()).unwrap_or_default(),
-                    schema: Value::Object((*t.input_schema).clone()),
+                Ok(tools) => out.extend(tools.into_iter().map(|t| {
+                    ToolSpec {
+                        name: format!("{}.{}", slot.spec.name, t.name),
+                        description: t.description.map(|d| d.to_string()).unwrap_or_default(),
+                        schema: Value::Object((*t.input_schema).clone()),
+                        read_only: t
+                            .annotations
+                            .as_ref()
+                            .and_then(|a| a.read_only_hint)
+                            .unwrap_or(false),
+                    }
                 })),
                 Err(e) => {
                     tracing::warn!(server = %slot.spec.name, error = %e, "server unavailable; its tools are not offered")

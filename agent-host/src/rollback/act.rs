@@ -9,11 +9,14 @@ use crate::mcp::Toolbox;
 use crate::model::Model;
 
 impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
-    /// Merges PR `number` when every check on it succeeded; `true` when merged.
+    /// Merges PR `number` when every check on its head succeeded and that head is `pinned`
+    /// (the revert the host made); the merge names the head it checked, so GitHub refuses it
+    /// if anything was pushed since. `true` when merged.
     pub(super) async fn merge_when_green(
         &self,
         target: &Target,
         number: u64,
+        pinned: Option<&str>,
         report: &mut Report,
     ) -> bool {
         let pr = self
@@ -32,12 +35,29 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                         .all(|c| c["completed"] == true && c["conclusion"] == "success"),
             )
         });
+        let head = data(&pr)
+            .ok()
+            .and_then(|d| d["head_sha"].as_str())
+            .map(str::to_string);
+        let Some(head) = head else {
+            report.actions.push(format!(
+                "auto-merge of #{number} skipped: its head commit could not be read"
+            ));
+            return false;
+        };
+        if pinned.is_some_and(|p| p != head) {
+            report.actions.push(format!(
+                "auto-merge of #{number} refused: its head {} is not the revert the host made; a human decides",
+                super::pass::short(&head)
+            ));
+            return false;
+        }
         if green == Some(true) {
             let m = self
                 .tools
                 .call(
                     "github.pull_merge",
-                    json!({"repo": target.repo, "number": number}),
+                    json!({"repo": target.repo, "number": number, "sha": head}),
                 )
                 .await;
             report.actions.push(if m.is_error {

@@ -1,7 +1,9 @@
 //! Which recent config commit caused an incident, decided deterministically: a candidate must
-//! have gone live (its deploy run finished, else its commit time) before the end of the first
-//! failing time bucket and not longer than `max_lead` before it began, and must have touched the
-//! failing route, its service, or a global plugin. One such candidate is the culprit; several
+//! have gone live (its deploy run finished, else its commit time) before the onset (the start
+//! of the first failing minute, plus a tolerance `skew` for clocks and for errors that begin
+//! within the minute of a deploy) and not longer than `max_lead` before it, and must have
+//! touched the failing route, its service, or a global plugin; a candidate whose change could
+//! not be read completely is unknown and blames nobody. One such candidate is the culprit; several
 //! or none make the evidence ambiguous, and no pull request is opened. Pure.
 
 use super::deck::Touched;
@@ -15,9 +17,13 @@ pub struct Candidate {
     pub live_at: i64,
     pub live_source: String,
     pub touched: Touched,
+    /// Its change is not fully known (a version of the config file could not be read): it can
+    /// never be the culprit, and while it could be, nobody is.
+    pub unknown: Option<String>,
 }
 
-/// When the errors began: the first failing bucket `[start, end)`.
+/// When the errors began: the first failing bucket `[start, end)` (a minute, or five when the
+/// run is older than the minute series).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Onset {
     pub start: i64,
@@ -41,14 +47,21 @@ pub fn attribute(
     routes: &[String],
     onset: Onset,
     max_lead: i64,
+    skew: i64,
 ) -> Verdict {
     let mut fits = Vec::new();
     let mut ruled_out = Vec::new();
+    let mut unknown = Vec::new();
+    // An onset known only to a coarser bucket (five minutes, for runs older than the minute
+    // series reaches) may lie anywhere in it up to its last minute: a deploy inside the bucket
+    // may have caused it.
+    let latest = onset.start + (onset.end - onset.start - 60).max(0);
     for c in candidates {
-        if c.live_at >= onset.end {
+        if c.live_at > latest + skew {
             ruled_out.push(format!(
-                "{} went live after the errors began, so it cannot have caused them",
-                short(&c.sha)
+                "{} went live {} s after the errors began (more than the {skew} s tolerance), so it cannot have caused them",
+                short(&c.sha),
+                c.live_at - latest
             ));
             continue;
         }
@@ -60,6 +73,10 @@ pub fn attribute(
             ));
             continue;
         }
+        if let Some(why) = &c.unknown {
+            unknown.push(format!("{} ({why})", short(&c.sha)));
+            continue;
+        }
         let hits: Vec<String> = routes.iter().filter_map(|r| c.touched.affects(r)).collect();
         if hits.is_empty() {
             ruled_out.push(format!(
@@ -68,16 +85,30 @@ pub fn attribute(
             ));
             continue;
         }
+        let lead = onset.start - c.live_at;
         let mut why = vec![format!(
-            "went live at {} ({}), {} s before the end of the first failing minute bucket",
+            "went live at {} ({}), {} the first failing minute began",
             jiff::Timestamp::from_second(c.live_at)
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
             c.live_source,
-            onset.end - c.live_at
+            if lead >= 0 {
+                format!("{lead} s before")
+            } else {
+                format!("{} s after (within the {skew} s tolerance)", -lead)
+            }
         )];
         why.extend(hits);
         fits.push((c, why));
+    }
+    if !unknown.is_empty() {
+        // A commit whose change is unknown may be the one that broke the route: blaming any
+        // other would be a guess.
+        ruled_out.push(format!(
+            "the change of {} could not be read, so no commit can be blamed with confidence",
+            unknown.join(", ")
+        ));
+        return Verdict::NoCulprit { why: ruled_out };
     }
     match fits.len() {
         0 => Verdict::NoCulprit { why: ruled_out },
@@ -127,12 +158,14 @@ mod tests {
             live_at,
             live_source: "deploy run".into(),
             touched: t,
+            unknown: None,
         }
     }
 
+    /// The first failing minute.
     const ONSET: Onset = Onset {
         start: 10_000,
-        end: 10_300,
+        end: 10_060,
     };
 
     #[test]
@@ -145,8 +178,67 @@ mod tests {
             &["orders-route".into()],
             ONSET,
             1800,
+            60,
         );
         assert!(matches!(v, Verdict::Culprit { sha, .. } if sha == "aaaaaaa1"));
+    }
+
+    #[test]
+    fn the_onset_minute_is_exact_and_the_tolerance_bounded() {
+        let at = |live| {
+            attribute(
+                &[cand("c0000001", live, Some("orders"))],
+                &["orders-route".into()],
+                ONSET,
+                1800,
+                60,
+            )
+        };
+        // Within the tolerance after the onset: blamed, and it says so.
+        assert!(
+            matches!(at(10_045), Verdict::Culprit { why, .. } if why[0].contains("45 s after (within the 60 s tolerance)"))
+        );
+        // One minute and more after the onset: never.
+        assert!(matches!(at(10_061), Verdict::NoCulprit { .. }));
+        assert!(matches!(at(10_200), Verdict::NoCulprit { .. }));
+    }
+
+    #[test]
+    fn a_coarse_onset_counts_a_deploy_anywhere_in_its_bucket() {
+        // Only the five-minute bucket is known (a run older than the minute series): the
+        // errors may have begun in its last minute.
+        let coarse = Onset {
+            start: 10_000,
+            end: 10_300,
+        };
+        let at = |live| {
+            attribute(
+                &[cand("c0000001", live, Some("orders"))],
+                &["orders-route".into()],
+                coarse,
+                1800,
+                60,
+            )
+        };
+        assert!(matches!(at(10_200), Verdict::Culprit { .. }));
+        assert!(matches!(at(10_300), Verdict::Culprit { .. }));
+        assert!(matches!(at(10_301), Verdict::NoCulprit { .. }));
+    }
+
+    #[test]
+    fn an_unreadable_change_blames_nobody() {
+        let mut unread = cand("u0000001", 9_800, Some("catalog"));
+        unread.unknown = Some("kong.yaml unreadable at its parent".into());
+        let v = attribute(
+            &[cand("aaaaaaa1", 9_900, Some("orders")), unread],
+            &["orders-route".into()],
+            ONSET,
+            1800,
+            60,
+        );
+        assert!(
+            matches!(v, Verdict::NoCulprit { why } if why.iter().any(|w| w.contains("could not be read")))
+        );
     }
 
     #[test]
@@ -159,6 +251,7 @@ mod tests {
             &["orders-route".into()],
             ONSET,
             1800,
+            60,
         );
         match v {
             Verdict::NoCulprit { why } => {
@@ -175,6 +268,7 @@ mod tests {
             &["orders-route".into()],
             ONSET,
             1800,
+            60,
         );
         assert!(matches!(two, Verdict::Ambiguous { .. }));
     }

@@ -95,6 +95,49 @@ pub struct RouteState {
 pub struct State {
     pub routes: BTreeMap<String, RouteState>,
     pub query_errors: u32,
+    /// The last query error while `query_errors` > 0.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// Where a route stands after a tick, for people.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Measured under the threshold.
+    Healthy,
+    /// Too few requests to judge (under `min_requests`).
+    Quiet,
+    /// Failing `n` measurements in a row; an incident opens at `of`.
+    Failing { n: u32, of: u32 },
+    /// An incident is open.
+    Incident,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Healthy => write!(f, "healthy"),
+            Status::Quiet => write!(f, "quiet (under min_requests: no evidence either way)"),
+            Status::Failing { n, of } => write!(f, "failing {n}/{of}"),
+            Status::Incident => write!(f, "incident"),
+        }
+    }
+}
+
+/// The status of `route`'s state under `limits`.
+pub fn status(r: &RouteState, limits: &Limits) -> Status {
+    if r.open {
+        Status::Incident
+    } else if r.failures > 0 {
+        Status::Failing {
+            n: r.failures,
+            of: limits.failure_limit + 1,
+        }
+    } else if r.last_requests < limits.min_requests {
+        Status::Quiet
+    } else {
+        Status::Healthy
+    }
 }
 
 /// What a tick found.
@@ -124,6 +167,7 @@ pub fn observe(
     let samples = match tick {
         Err(e) => {
             state.query_errors += 1;
+            state.last_error = Some(e.to_string());
             return if state.query_errors > limits.consecutive_error_limit {
                 vec![Signal::Inconclusive {
                     errors: state.query_errors,
@@ -136,6 +180,7 @@ pub fn observe(
         Ok(s) => s,
     };
     state.query_errors = 0;
+    state.last_error = None;
     let mut out = Vec::new();
     for s in samples {
         let ratio = s.ratio(limits);
@@ -210,6 +255,23 @@ mod tests {
             [Signal::Recovered { .. }]
         ));
         assert!(!s.routes["orders"].open);
+    }
+
+    #[test]
+    fn statuses_say_how_far_a_route_is_from_an_incident() {
+        let l = Limits::default();
+        let mut s = State::default();
+        observe(&mut s, &l, Ok(&tick(10, 10)), 0);
+        assert_eq!(status(&s.routes["orders"], &l), Status::Quiet);
+        observe(&mut s, &l, Ok(&tick(100, 1)), 0);
+        assert_eq!(status(&s.routes["orders"], &l), Status::Healthy);
+        observe(&mut s, &l, Ok(&tick(100, 90)), 0);
+        observe(&mut s, &l, Ok(&tick(100, 90)), 0);
+        assert_eq!(status(&s.routes["orders"], &l).to_string(), "failing 2/3");
+        observe(&mut s, &l, Ok(&tick(100, 90)), 0);
+        assert_eq!(status(&s.routes["orders"], &l), Status::Incident);
+        observe(&mut s, &l, Err("HTTP 429"), 0);
+        assert_eq!(s.last_error.as_deref(), Some("HTTP 429"));
     }
 
     #[test]

@@ -12,60 +12,68 @@ use crate::mcp::Toolbox;
 use crate::model::Model;
 
 impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
-    /// Onset of `route`'s errors: the first bucket of the current failing run.
-    pub(super) async fn onset(&self, target: &Target, route: &str) -> Result<(Onset, f64), String> {
+    /// Onset of `route`'s errors: the first failing minute of the current failing run, from
+    /// the last hour's minute series (Konnect allows minute buckets for windows up to 12 h),
+    /// judged by the detector's own rules (`min_requests`, `threshold`, 4xx when counted), so a
+    /// stray error on low traffic neither starts nor extends the run. A run reaching back past
+    /// the hour is placed in the 6-hour five-minute series instead (coarser, and said so).
+    /// Returns the onset, the error ratio before it, and the bucket size in seconds.
+    pub(super) async fn onset(
+        &self,
+        target: &Target,
+        route: &str,
+    ) -> Result<(Onset, f64, i64), String> {
+        let (buckets, step) = self.series(target, route, "1h", "minutely", 60).await?;
+        let limits = &self.settings.limits;
+        match first_failing(&buckets, step, limits) {
+            Some((onset, before)) if buckets.first().is_none_or(|b| b.0 < onset.start) => {
+                Ok((onset, before, step))
+            }
+            _ => {
+                let (coarse, step) = self
+                    .series(target, route, "6h", "fiveMinutely", 300)
+                    .await?;
+                first_failing(&coarse, step, limits)
+                    .map(|(o, b)| (o, b, step))
+                    .ok_or_else(|| "no failing minute in the last 6 hours".to_string())
+            }
+        }
+    }
+
+    /// `(start, requests, errors)` per bucket of `route`, oldest first, and the bucket size.
+    async fn series(
+        &self,
+        target: &Target,
+        route: &str,
+        window: &str,
+        granularity: &str,
+        step: i64,
+    ) -> Result<(Vec<(i64, u64, u64)>, i64), String> {
         let out = self
             .tools
             .call(
                 "konnect.traffic_health",
                 json!({"control_plane": target.control_plane, "route": route, "series": true,
-                    "window": "6h", "granularity": "fiveMinutely"}),
+                    "window": window, "granularity": granularity}),
             )
             .await;
         let d = data(&out)?;
-        let buckets: Vec<(i64, u64, u64)> = d["buckets"]
+        let with_4xx = self.settings.limits.include_4xx;
+        let buckets = d["buckets"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|b| {
-                Some((
-                    ts(&b["time"])?,
-                    b["requests"].as_u64()?,
-                    b["errors_5xx"].as_u64()?,
-                ))
+                let errors = b["errors_5xx"].as_u64()?
+                    + if with_4xx {
+                        b["errors_4xx"].as_u64()?
+                    } else {
+                        0
+                    };
+                Some((ts(&b["time"])?, b["requests"].as_u64()?, errors))
             })
             .collect();
-        let failing = |b: &(i64, u64, u64)| {
-            b.1 > 0 && b.2 as f64 / b.1 as f64 >= self.settings.limits.threshold
-        };
-        let step = buckets
-            .windows(2)
-            .map(|w| w[1].0 - w[0].0)
-            .min()
-            .unwrap_or(300)
-            .max(1);
-        let mut first = None;
-        for b in buckets.iter().rev() {
-            if failing(b) {
-                first = Some(b);
-            } else if b.1 > 0 {
-                break;
-            }
-        }
-        let first = first.ok_or("no failing bucket in the last 6 hours")?;
-        let before = buckets
-            .iter()
-            .rev()
-            .find(|b| b.0 < first.0 && b.1 > 0)
-            .map(|b| b.2 as f64 / b.1 as f64)
-            .unwrap_or(0.0);
-        Ok((
-            Onset {
-                start: first.0,
-                end: first.0 + step,
-            },
-            before,
-        ))
+        Ok((buckets, step))
     }
 
     /// The config commits of the lookback window, with when each went live and what it touched.
@@ -139,9 +147,17 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                     continue;
                 }
             };
-            let before = match &parent {
-                Some(p) => self.file(target, p).await.ok(),
-                None => None,
+            // The parent's version is what the commit changed from: unreadable, the change is
+            // unknown (never "everything was added", which would blame it for anything).
+            let (before, unknown) = match &parent {
+                Some(p) => match self.file(target, p).await {
+                    Ok(b) => (Some(b), None),
+                    Err(e) => (
+                        None,
+                        Some(format!("its parent's {} is unreadable: {e}", target.path)),
+                    ),
+                },
+                None => (None, None),
             };
             let touched = deck::touched(before.as_ref(), &after);
             found.push((
@@ -150,6 +166,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                     live_at,
                     live_source,
                     touched,
+                    unknown,
                 },
                 commit.text.clone(),
             ));
@@ -170,5 +187,69 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             .unwrap_or_default()
             .to_string();
         deck::parse(&text).map_err(|e| format!("{} at {}: {e}", target.path, short(git_ref)))
+    }
+}
+
+/// The first bucket of the failing run that reaches the newest bucket, with the error ratio of
+/// the last measured bucket before it. A bucket fails as a detector measurement does: at least
+/// `min_requests` requests and an error ratio at `threshold` or above. Buckets with less
+/// traffic are neither failing nor healthy (skipped); the run ends, going back, at the first
+/// healthy bucket. `None`: the newest measured bucket is not failing.
+pub fn first_failing(
+    buckets: &[(i64, u64, u64)],
+    step: i64,
+    limits: &super::detector::Limits,
+) -> Option<(Onset, f64)> {
+    let ratio = |b: &(i64, u64, u64)| b.2 as f64 / b.1.max(1) as f64;
+    let measured = |b: &&(i64, u64, u64)| b.1 >= limits.min_requests.max(1);
+    let mut first = None;
+    let mut before = 0.0;
+    for b in buckets.iter().rev().filter(measured) {
+        if ratio(b) >= limits.threshold {
+            first = Some(b.0);
+        } else {
+            before = ratio(b);
+            break;
+        }
+    }
+    first.map(|start| {
+        (
+            Onset {
+                start,
+                end: start + step,
+            },
+            before,
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollback::detector::Limits;
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    #[test]
+    fn the_onset_is_the_first_failing_minute_and_low_traffic_moves_nothing() {
+        let l = limits();
+        // 120 requests a minute; errors from 09:57 (bucket 597 in minutes); at 09:50 one
+        // request that failed (low traffic: not evidence).
+        let mut b = vec![];
+        for m in 590..600 {
+            let errors = if m >= 597 { 120 } else { 0 };
+            b.push((m * 60, 120, errors));
+        }
+        b.insert(0, (589 * 60, 1, 1));
+        let (onset, before) = first_failing(&b, 60, &l).unwrap();
+        assert_eq!((onset.start, onset.end, before), (597 * 60, 598 * 60, 0.0));
+        // A low-traffic bucket inside the run does not end it.
+        b.insert(9, (596 * 60 + 30, 2, 0));
+        assert_eq!(first_failing(&b, 60, &l).unwrap().0.start, 597 * 60);
+        // Healthy now: no onset.
+        b.push((600 * 60, 120, 0));
+        assert!(first_failing(&b, 60, &l).is_none());
     }
 }

@@ -10,7 +10,7 @@ use super::pass::{Report, Rollback, Target, data, short};
 use super::state::{Incident, PlaneState};
 use crate::agent::{self, Outcome, RunSpec};
 use crate::clock::Clock;
-use crate::mcp::{AllowList, Scoped, Toolbox};
+use crate::mcp::{Scoped, Toolbox};
 use crate::model::Model;
 use crate::prompt::PromptError;
 
@@ -36,34 +36,54 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             ratio * 100.0,
             self.settings.window_secs
         );
-        let (onset, before) = match self.onset(target, route).await {
+        let (onset, before, step) = match self.onset(target, route).await {
             Ok(o) => o,
             Err(e) => {
-                inc.outcome = format!("alerted: onset unknown ({e})");
-                self.slack(
+                let text = format!(
+                    "{summary}. The onset could not be found ({e}); no rollback attempted."
+                );
+                self.alert(
                     target,
-                    None,
-                    &format!(
-                        "{summary}. The onset could not be found ({e}); no rollback attempted."
-                    ),
+                    plane,
+                    route,
+                    inc,
+                    format!("alerted: onset unknown ({e})"),
+                    &text,
                     report,
                 )
                 .await;
-                plane.incidents.insert(route.to_string(), inc);
                 return Ok(());
             }
         };
         inc.onset = Some(onset.start);
         let onset_text = jiff::Timestamp::from_second(onset.start)
-            .map(|t| t.to_string())
+            .map(|t| t.strftime("%Y-%m-%dT%H:%MZ").to_string())
             .unwrap_or_default();
+        let bucket = if step <= 60 {
+            "first failing minute".to_string()
+        } else {
+            format!(
+                "first failing {}-minute bucket: the run began more than an hour ago, so a deploy anywhere in that bucket counts",
+                step / 60
+            )
+        };
         let mut notes = Vec::new();
         let candidates = match self.candidates(target, now, &mut notes).await {
             Ok(c) => c,
             Err(e) => {
-                inc.outcome = format!("alerted: config history unavailable ({e})");
-                self.slack(target, None, &format!("{summary} since {onset_text}. The config history could not be read ({e}); no rollback attempted."), report).await;
-                plane.incidents.insert(route.to_string(), inc);
+                let text = format!(
+                    "{summary} since {onset_text}. The config history could not be read ({e}); no rollback attempted."
+                );
+                self.alert(
+                    target,
+                    plane,
+                    route,
+                    inc,
+                    format!("alerted: config history unavailable ({e})"),
+                    &text,
+                    report,
+                )
+                .await;
                 return Ok(());
             }
         };
@@ -73,20 +93,43 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             &[route.to_string()],
             onset,
             self.settings.max_lead_secs,
+            self.settings.skew_secs,
         );
         let (sha, why) = match verdict {
             Verdict::Culprit { sha, why } => (sha, why),
             Verdict::Ambiguous { shas } => {
-                inc.outcome = "alerted: ambiguous".into();
                 let names: Vec<&str> = shas.iter().map(|s| short(s)).collect();
-                self.slack(target, None, &format!("{summary} since {onset_text}. Several config commits fit ({}); a human must choose, no rollback opened.", names.join(", ")), report).await;
-                plane.incidents.insert(route.to_string(), inc);
+                let text = format!(
+                    "{summary} since {onset_text}. Several config commits fit ({}); a human must choose, no rollback opened.",
+                    names.join(", ")
+                );
+                self.alert(
+                    target,
+                    plane,
+                    route,
+                    inc,
+                    "alerted: ambiguous",
+                    &text,
+                    report,
+                )
+                .await;
                 return Ok(());
             }
             Verdict::NoCulprit { why } => {
-                inc.outcome = "alerted: no culprit".into();
-                self.slack(target, None, &format!("{summary} since {onset_text}. No config change explains it: {}. No rollback opened.", why.join("; ")), report).await;
-                plane.incidents.insert(route.to_string(), inc);
+                let text = format!(
+                    "{summary} since {onset_text}. No config change explains it: {}. No rollback opened.",
+                    why.join("; ")
+                );
+                self.alert(
+                    target,
+                    plane,
+                    route,
+                    inc,
+                    "alerted: no culprit",
+                    &text,
+                    report,
+                )
+                .await;
                 return Ok(());
             }
         };
@@ -110,16 +153,30 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             .await?;
         inc.culprit = Some(sha.clone());
         if !confirmed {
-            inc.outcome = "alerted: the model did not confirm the culprit".into();
-            self.slack(target, None, &format!("{summary} since {onset_text}. Code suspects {} ({}), but the review did not confirm it: {}. No rollback opened.", short(&sha), why.join("; "), explanation), report).await;
-            plane.incidents.insert(route.to_string(), inc);
+            let text = format!(
+                "{summary} since {onset_text}. Code suspects {} ({}), but the review did not confirm it: {}. No rollback opened.",
+                short(&sha),
+                why.join("; "),
+                explanation
+            );
+            self.alert(
+                target,
+                plane,
+                route,
+                inc,
+                "alerted: the model did not confirm the culprit",
+                &text,
+                report,
+            )
+            .await;
             return Ok(());
         }
         let branch = format!("auto-rollback/{}", short(&sha));
         let body = format!(
-            "Automated rollback of {sha}.\n\n**Incident**: {summary}.\n- error ratio before the onset: {:.0}%; now: {:.0}%\n- onset: {onset_text} (first failing 5-minute bucket)\n- why this commit: {}\n\n**Explanation** (model-written, from the evidence):\n{}\n\n<details><summary>Commit under revert</summary>\n\n```\n{}\n```\n</details>\n\nMerging is up to a human{}.",
+            "Automated rollback of {sha}.\n\n**Incident**: {summary}.\n- error ratio before the onset: {:.0}%; now: {:.0}%\n- onset: {onset_text} ({bucket}); a commit counts only if it went live before it, or at most {} s after (clock skew)\n- why this commit: {}\n\n**Explanation** (model-written, from the evidence):\n{}\n\n<details><summary>Commit under revert</summary>\n\n```\n{}\n```\n</details>\n\nMerging is up to a human{}.",
             before * 100.0,
             ratio * 100.0,
+            self.settings.skew_secs,
             why.join("; "),
             crate::prompt::fence("model explanation", &explanation, 2000),
             commit_text.chars().take(6000).collect::<String>(),
@@ -165,8 +222,18 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 .push(format!("updated the open rollback PR #{number}"));
             inc.pr_number = Some(number);
             inc.pr_url = pr["url"].as_str().map(str::to_string);
-            inc.outcome = format!("rollback PR #{number} already open; updated");
-            plane.incidents.insert(route.to_string(), inc);
+            // The state that knew this incident was lost (a restart without the state file,
+            // another replica): people still hear about it, once, with the PR already there.
+            let link = inc.pr_url.clone().unwrap_or_else(|| format!("#{number}"));
+            let text = format!(
+                "Incident (re-opened: the agent's earlier state was lost): {summary} since {onset_text}.\nCulprit: {} in {} ({}).\nThe rollback PR {link} was already open; it was updated. A human merges it.",
+                short(&sha),
+                target.repo,
+                why.join("; ")
+            );
+            let outcome = format!("rollback PR #{number} already open; updated");
+            self.alert(target, plane, route, inc, outcome, &text, report)
+                .await;
             return Ok(());
         }
         let revert = self
@@ -177,14 +244,41 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             )
             .await;
         if revert.is_error {
-            inc.outcome = "alerted: the revert failed".into();
-            self.slack(target, None, &format!("{summary} since {onset_text}. {} is the culprit ({}), but it cannot be reverted automatically: {}. Nothing was forced.", short(&sha), why.join("; "), revert.text.chars().take(300).collect::<String>()), report).await;
-            plane.incidents.insert(route.to_string(), inc);
+            // The tool's refusal says why, and for a conflict which later commits and lines
+            // block it: kept whole up to a length a channel can take.
+            let text = format!(
+                "{summary} since {onset_text}. {} is the culprit ({}), but it cannot be reverted automatically: {}. Nothing was forced.",
+                short(&sha),
+                why.join("; "),
+                revert.text.chars().take(1500).collect::<String>()
+            );
+            self.alert(
+                target,
+                plane,
+                route,
+                inc,
+                "alerted: the revert failed",
+                &text,
+                report,
+            )
+            .await;
             return Ok(());
         }
+        inc.revert_sha = revert
+            .data
+            .as_ref()
+            .and_then(|d| d["commit"].as_str())
+            .map(str::to_string);
+        let method = revert
+            .data
+            .as_ref()
+            .and_then(|d| d["method"].as_str())
+            .unwrap_or("unknown")
+            .to_string();
+        let body = format!("{body}\n\nRevert method: {method}.");
         report
             .actions
-            .push(format!("reverted {} on {branch}", short(&sha)));
+            .push(format!("reverted {} on {branch} ({method})", short(&sha)));
         let pr = self
             .tools
             .call(
@@ -207,7 +301,9 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         inc.outcome = "rollback PR opened".into();
         if self.settings.auto_merge
             && let Some(n) = inc.pr_number
-            && self.merge_when_green(target, n, report).await
+            && self
+                .merge_when_green(target, n, inc.revert_sha.as_deref(), report)
+                .await
         {
             inc.outcome = "rollback PR merged".into();
         }
@@ -221,6 +317,24 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         inc.slack_ts = self.slack(target, None, &text, report).await;
         plane.incidents.insert(route.to_string(), inc);
         Ok(())
+    }
+
+    /// Ends the incident's handling with a message to people: posted, its ts kept so later
+    /// updates (the recovery) reply in its thread, and the incident recorded.
+    #[allow(clippy::too_many_arguments)]
+    async fn alert(
+        &self,
+        target: &Target,
+        plane: &mut PlaneState,
+        route: &str,
+        mut inc: Incident,
+        outcome: impl Into<String>,
+        text: &str,
+        report: &mut Report,
+    ) {
+        inc.outcome = outcome.into();
+        inc.slack_ts = self.slack(target, None, text, report).await;
+        plane.incidents.insert(route.to_string(), inc);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -256,7 +370,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             result_cap: flow.result_cap_bytes,
             temperature: self.settings.temperature,
         };
-        let allow = AllowList(flow.tools.clone());
+        let allow = flow.allow_list();
         let rec = agent::run(
             &self.model,
             &Scoped {

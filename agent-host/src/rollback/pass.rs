@@ -51,6 +51,9 @@ pub struct Settings {
     pub lookback_secs: i64,
     /// A candidate may have gone live at most this long before the onset.
     pub max_lead_secs: i64,
+    /// ... and at most this long after the start of the first failing minute (clock skew,
+    /// errors beginning within the minute of the deploy).
+    pub skew_secs: i64,
     pub auto_merge: bool,
     pub dry_run: bool,
     pub flow: FlowConfig,
@@ -79,6 +82,22 @@ pub struct Report {
     pub prompt_tokens: u64,
     /// Whether `prompt_tokens` is what the provider reported or (partly) an estimate.
     pub usage: crate::agent::run::UsageSource,
+    /// Every known route after this pass: its status, error ratio and requests.
+    pub routes: Vec<RouteLine>,
+    /// This pass's failed Konnect query, with how many failed in a row and the limit after
+    /// which the plane is inconclusive.
+    pub query_error: Option<String>,
+}
+
+/// One route in a [`Report`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteLine {
+    pub route: String,
+    pub status: detector::Status,
+    pub ratio: f64,
+    pub requests: u64,
+    /// What was done about its open incident.
+    pub incident: Option<String>,
 }
 
 /// A tool's structured data, or its error text (shortened) when it failed.
@@ -205,11 +224,13 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                         // The PR's checks may have finished since the last tick.
                         let open = plane.incidents.get(&route).and_then(|i| {
                             (i.outcome == "rollback PR opened")
-                                .then_some(i.pr_number)
+                                .then(|| Some((i.pr_number?, i.revert_sha.clone())))
                                 .flatten()
                         });
-                        if let Some(n) = open
-                            && self.merge_when_green(target, n, &mut report).await
+                        if let Some((n, pinned)) = open
+                            && self
+                                .merge_when_green(target, n, pinned.as_deref(), &mut report)
+                                .await
                             && let Some(i) = plane.incidents.get_mut(&route)
                         {
                             i.outcome = "rollback PR merged".into();
@@ -245,6 +266,27 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 }
             }
         }
+        if let Err(e) = &samples {
+            let errors = plane.detector.query_errors;
+            let limit = self.settings.limits.consecutive_error_limit;
+            report.query_error = Some(if errors > limit {
+                format!("inconclusive: {errors} queries failed in a row, the last with: {e}")
+            } else {
+                format!("query failed ({errors} in a row; inconclusive after {limit}): {e}")
+            });
+        }
+        report.routes = plane
+            .detector
+            .routes
+            .iter()
+            .map(|(route, r)| RouteLine {
+                route: route.clone(),
+                status: detector::status(r, &self.settings.limits),
+                ratio: r.last_ratio,
+                requests: r.last_requests,
+                incident: plane.incidents.get(route).map(|i| i.outcome.clone()),
+            })
+            .collect();
         Ok(report)
     }
 }

@@ -19,19 +19,23 @@ fn jitter_fraction() -> f64 {
     f64::from(nanos % 1000) / 1000.0
 }
 
-/// One pass over every target; returns the reports by control plane.
+/// One pass over every target; returns the reports by control plane. A dry run reads and
+/// writes the simulation beside the state file ([`StateFile::simulation`]), never the file.
 pub async fn once<M: Model, T: Toolbox, C: Clock>(
     flow: &Rollback<M, T, C>,
     targets: &[Target],
     state_file: &StateFile,
 ) -> anyhow::Result<Vec<(String, Report)>> {
-    let mut state = state_file.load()?;
+    let simulation = state_file.simulation();
+    let (mut state, keep) = if flow.settings.dry_run {
+        (simulation.load_simulation(state_file)?, &simulation)
+    } else {
+        (state_file.load()?, state_file)
+    };
     let mut out = Vec::new();
     for t in targets {
         let report = flow.pass(t, &mut state).await?;
-        if !flow.settings.dry_run {
-            state_file.save(&state)?;
-        }
+        keep.save(&state)?;
         out.push((t.control_plane.clone(), report));
     }
     Ok(out)

@@ -7,6 +7,7 @@
 
 mod alerts;
 pub mod client;
+mod linediff;
 mod reads;
 pub mod render;
 pub mod revert;

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use base64::Engine;
 use http::Method;
 use mcp_runtime::budget;
 use mcp_runtime::{ToolError, ToolResult};
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use crate::client::encode;
 use crate::reads::required;
 use crate::render::{self, short, subject};
-use crate::revert::{self, Changed};
+use crate::revert::{self, Changed, Step};
 use crate::scope::Repo;
 use crate::server::*;
 
@@ -57,6 +58,27 @@ struct Comparison {
     status: String,
     #[serde(default)]
     files: Vec<ChangedFile>,
+}
+
+/// GitHub lists at most 300 files in a comparison (REST docs, "Compare two commits"): a longer
+/// list may be incomplete, so it cannot tell which files later commits left alone.
+const COMPARE_FILE_CAP: usize = 300;
+
+/// A commit as `GET /repos/{owner}/{repo}/commits` lists it.
+#[derive(Deserialize)]
+struct ListedCommit {
+    sha: String,
+    commit: ListedMessage,
+}
+
+#[derive(Deserialize)]
+struct ListedMessage {
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct Blob {
+    sha: String,
 }
 
 #[derive(Deserialize)]
@@ -218,8 +240,33 @@ impl GitHubServer {
                 previous_filename: f.previous_filename,
             })
             .collect();
-        let entries = revert::plan(&changed, &parent_files, &later_paths)
+        if later.files.len() >= COMPARE_FILE_CAP {
+            return Err(ToolError::Conflict(format!(
+                "more than {COMPARE_FILE_CAP} files changed on {base} since {}: GitHub's comparison may not list them all, so a revert could discard later work; revert with git locally",
+                short(&commit.sha)
+            )));
+        }
+        let steps = revert::plan(&changed, &parent_files, &later_paths)
             .map_err(|r| ToolError::Conflict(r.to_string()))?;
+        let mut entries = Vec::new();
+        let mut merged = Vec::new();
+        for step in steps {
+            match step {
+                Step::Entry(e) => entries.push(e),
+                Step::Merge { path, mode } => {
+                    let sha = self
+                        .merge_back(&repo, &path, &commit.sha, &head_sha, &parent)
+                        .await?;
+                    merged.push(path.clone());
+                    entries.push(revert::Entry {
+                        path,
+                        mode,
+                        kind: "blob",
+                        sha: Some(sha),
+                    });
+                }
+            }
+        }
         let head_commit: GitCommit = self
             .gh
             .get(&format!("{}/git/commits/{head_sha}", repo.path()))
@@ -232,6 +279,13 @@ impl GitHubServer {
                 &json!({"base_tree": head_commit.tree.sha, "tree": entries}),
             )
             .await?;
+        if tree.sha == head_commit.tree.sha {
+            // As `git revert` does: a revert that changes nothing is refused, not committed.
+            return Err(ToolError::Conflict(format!(
+                "reverting {} changes nothing on {base}: later commits already undid it",
+                short(&commit.sha)
+            )));
+        }
         let message = format!(
             "Revert \"{}\"\n\nThis reverts commit {}.",
             subject(&commit.commit.message),
@@ -248,13 +302,134 @@ impl GitHubServer {
         self.create_ref(&repo, &branch, &new.sha).await?;
         let files: Vec<Value> = entries
             .iter()
-            .map(|e| json!({"path": e.path, "action": if e.sha.is_some() { "restored" } else { "deleted" }}))
+            .map(|e| {
+                let action = if merged.contains(&e.path) {
+                    "merged"
+                } else if e.sha.is_some() {
+                    "restored"
+                } else {
+                    "deleted"
+                };
+                json!({"path": e.path, "action": action})
+            })
             .collect();
+        let method = if merged.is_empty() {
+            "the parent's version of every file the commit changed"
+        } else {
+            "three-way merge (as git revert): later changes to the same files kept"
+        };
         Ok(budget::json(json!({
             "repo": repo.to_string(), "branch": branch, "commit": new.sha, "base": base,
             "baseHead": head_commit.sha, "reverted": commit.sha, "parent": parent, "files": files,
+            "method": method,
             "next": format!("open a pull request from {branch} into {base}"),
         })))
+    }
+
+    /// The revert of one file later commits changed too: the three-way merge of its version
+    /// at `head` and at `parent`, with its version at `reverted` as ancestor, stored as a new
+    /// blob. A conflict names the later commits that changed the file and the lines.
+    async fn merge_back(
+        &self,
+        repo: &Repo,
+        path: &str,
+        reverted: &str,
+        head: &str,
+        parent: &str,
+    ) -> ToolResult<String> {
+        let at_commit = self.text_at(repo, path, reverted).await?;
+        let at_head = self.text_at(repo, path, head).await?;
+        let at_parent = self.text_at(repo, path, parent).await?;
+        let (Some(c), Some(h), Some(p)) = (at_commit, at_head, at_parent) else {
+            return Err(ToolError::Conflict(format!(
+                "{path} is not a text file of at most 1 MB at every side of the revert; revert with git locally"
+            )));
+        };
+        match revert::merge(&c, &h, &p) {
+            Ok(text) => {
+                let blob: Blob = self
+                    .gh
+                    .write(
+                        Method::POST,
+                        &format!("{}/git/blobs", repo.path()),
+                        &json!({"content": text, "encoding": "utf-8"}),
+                    )
+                    .await?;
+                Ok(blob.sha)
+            }
+            Err(conflict) => {
+                let later = self.later_commits(repo, path, reverted, head).await;
+                let lines: Vec<String> = conflict
+                    .ranges
+                    .iter()
+                    .map(|(a, b)| {
+                        if a == b {
+                            format!("{a}")
+                        } else {
+                            format!("{a}-{b}")
+                        }
+                    })
+                    .collect();
+                Err(ToolError::Conflict(format!(
+                    "reverting {} conflicts with later changes to {path} (lines {} at the base's head), made by {later}. Revert those first or resolve by hand",
+                    short(reverted),
+                    lines.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// The commits after `reverted` up to `head` that changed `path`, as `sha7 "subject"`.
+    async fn later_commits(&self, repo: &Repo, path: &str, reverted: &str, head: &str) -> String {
+        let url = format!(
+            "{}/commits?sha={}&path={}&per_page=100",
+            repo.path(),
+            encode(head),
+            encode(path)
+        );
+        let listed: Result<Vec<ListedCommit>, ToolError> = self.gh.get(&url).await;
+        match listed {
+            Ok(list) => {
+                let names: Vec<String> = list
+                    .iter()
+                    .take_while(|c| c.sha != reverted)
+                    .map(|c| format!("{} \"{}\"", short(&c.sha), subject(&c.commit.message)))
+                    .collect();
+                if names.is_empty() {
+                    "later commits".into()
+                } else {
+                    names.join(", ")
+                }
+            }
+            Err(_) => "later commits (their list could not be read)".into(),
+        }
+    }
+
+    /// `path` at `rev` as text; `None` when absent, binary, or too large for the contents API.
+    async fn text_at(&self, repo: &Repo, path: &str, rev: &str) -> ToolResult<Option<String>> {
+        let encoded: Vec<String> = path.split('/').map(encode).collect();
+        let url = format!(
+            "{}/contents/{}?ref={}",
+            repo.path(),
+            encoded.join("/"),
+            encode(rev)
+        );
+        let v: Value = match self.gh.get(&url).await {
+            Ok(v) => v,
+            Err(ToolError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if v["type"] != "file" || v["encoding"] != "base64" {
+            return Ok(None);
+        }
+        let raw = v["content"]
+            .as_str()
+            .unwrap_or("")
+            .replace(['\n', '\r'], "");
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(raw) else {
+            return Ok(None);
+        };
+        Ok(String::from_utf8(bytes).ok().filter(|t| !t.contains('\0')))
     }
 
     pub(crate) async fn create_pull(&self, a: NewPullArgs) -> ToolResult<CallToolResult> {

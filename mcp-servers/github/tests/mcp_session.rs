@@ -372,9 +372,9 @@ async fn revert_conflicts_when_later_commits_touched_the_files() {
     let c = client(&gh, &["--allow-writes"]).await;
     let conflict = err(&call(&c, "commit_revert", json!({"repo": KONG, "sha": bad})).await);
     assert!(
-        conflict.contains("conflict")
-            && conflict.contains("kong.yaml")
-            && conflict.contains("later commits"),
+        conflict.contains("conflicts with later changes to kong.yaml")
+            && conflict.contains("\"wipe services\"")
+            && conflict.contains("lines 2 at the base's head"),
         "{conflict}"
     );
     assert!(

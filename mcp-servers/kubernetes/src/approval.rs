@@ -35,6 +35,12 @@ pub enum VoteRefusal {
     AlreadyVoted { identity: String, input: String },
 }
 
+/// Whether an approver entry is a `User`: the gate reads a missing or empty `type` as `User`
+/// (manual-approval-gate's `DefaultedApproverType`; its CLI writes `"type": ""`).
+pub fn is_user(approver: &Value) -> bool {
+    matches!(approver["type"].as_str(), None | Some("" | "User"))
+}
+
 /// Finds this identity's entry and checks that a vote is possible. Returns its index.
 pub fn own_entry(task: &Value, identity: &str) -> Result<usize, VoteRefusal> {
     let state = task["status"]["state"].as_str().unwrap_or("pending");
@@ -47,7 +53,7 @@ pub fn own_entry(task: &Value, identity: &str) -> Result<usize, VoteRefusal> {
         .unwrap_or_default();
     let index = approvers
         .iter()
-        .position(|a| a["name"] == identity && a["type"].as_str().unwrap_or("User") == "User")
+        .position(|a| a["name"] == identity && is_user(a))
         .ok_or_else(|| VoteRefusal::NotAnApprover(identity.to_string()))?;
     let input = approvers[index]["input"].as_str().unwrap_or("pending");
     if input != "pending" {

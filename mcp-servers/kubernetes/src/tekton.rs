@@ -199,7 +199,7 @@ pub fn approval_context(
         spec["approvers"]
             .as_array()?
             .iter()
-            .position(|a| a["name"] == id && a["type"].as_str().unwrap_or("User") == "User")
+            .position(|a| a["name"] == id && crate::approval::is_user(a))
     });
     let timeout_secs = custom_run
         .and_then(|cr| cr["spec"]["timeout"].as_str())

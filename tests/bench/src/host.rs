@@ -18,6 +18,7 @@ impl Toolbox for Instant {
             name: "fx.lookup".into(),
             description: "Look something up.".into(),
             schema: json!({"type": "object", "properties": {"key": {"type": "string"}}}),
+            read_only: true,
         }]
     }
     async fn call(&self, _name: &str, args: Value) -> ToolOutcome {
@@ -120,8 +121,8 @@ pub async fn schema_cost(servers: Vec<ServerSpec>, ask: &[&str]) -> anyhow::Resu
     for (s, (n, bytes)) in &by_server {
         println!("| {s} (default surface) | {n} | {} |", bytes.div_ceil(4));
     }
-    let allow = AllowList(ask.iter().map(|s| s.to_string()).collect());
-    let flow: Vec<&ToolSpec> = tools.iter().filter(|t| allow.allows(&t.name)).collect();
+    let allow = AllowList::new(ask.iter().map(|s| s.to_string()).collect());
+    let flow: Vec<&ToolSpec> = tools.iter().filter(|t| allow.allows(t)).collect();
     let bytes: usize = flow.iter().map(|t| wire(t)).sum::<usize>()
         + agent::answer::submit_tool(&json!({"type": "object"}))
             .to_string()

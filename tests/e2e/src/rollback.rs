@@ -199,19 +199,38 @@ impl World {
     /// A world where `orders-route` answers 503 from three minutes after now for `minutes`
     /// minutes, because of the decK commit (returned) that went live two minutes after now.
     pub async fn orders_incident(minutes: i64) -> Result<(Self, String, i64), Boxed> {
+        Self::orders_incident_with(minutes, 170, &[]).await
+    }
+
+    /// [`World::orders_incident`] with the commit live `live_after` seconds after now, and
+    /// `extra` scenario events (`now` relative seconds: `(from, until, status, ratio, rpm)`).
+    pub async fn orders_incident_with(
+        minutes: i64,
+        live_after: i64,
+        extra: &[(i64, i64, u16, f64, Option<u32>)],
+    ) -> Result<(Self, String, i64), Boxed> {
         let now = jiff::Timestamp::now().as_second();
         let at = |t: i64| {
             jiff::Timestamp::from_second(t)
                 .map(|t| t.to_string())
                 .unwrap_or_default()
         };
-        let line = format!(
+        let mut lines = vec![format!(
             "  - {{route: orders-route, from: \"{}\", until: \"{}\", status: 503, ratio: 1.0, latency_ms: 3}}",
             at(now + 180),
             at(now + 180 + minutes * 60)
-        );
+        )];
+        for (from, until, status, ratio, rpm) in extra {
+            lines.push(format!(
+                "  - {{route: orders-route, from: \"{}\", until: \"{}\", status: {status}, ratio: {ratio}{}}}",
+                at(now + from),
+                at(now + until),
+                rpm.map(|r| format!(", rpm: {r}")).unwrap_or_default()
+            ));
+        }
+        let events = lines.join("\n");
         let w = Self::start(
-            move |s| s.replace(SEEDED_ONSET, &line),
+            move |s| s.replace(SEEDED_ONSET, &events),
             |_| Script { rules: vec![] },
         )
         .await?;
@@ -219,9 +238,28 @@ impl World {
             "orders: maintenance mode",
             terminate_orders,
             now + 60,
-            Some(now + 170),
+            Some(now + live_after),
         )?;
         Ok((w, sha, now))
+    }
+
+    /// Whether the "Recovered" message replies in the thread of the incident's first message.
+    pub fn recovery_is_a_thread_reply(&self) -> bool {
+        let posted = self.slack.state.posted();
+        let Some(first) = posted.first() else {
+            return false;
+        };
+        posted
+            .iter()
+            .find(|p| p.text.contains("Recovered"))
+            .is_some_and(|r| r.thread_ts.as_deref() == Some(first.ts.as_str()))
+    }
+
+    /// The saved incident of `route` on shop-prod, from the state file in the world's dir.
+    pub fn saved_incident(&self, route: &str) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.dir.path().join("state.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(v["planes"]["shop-prod"]["incidents"][route].clone()).filter(|i| !i.is_null())
     }
 
     /// The flow as `agent-host` builds it.
@@ -255,6 +293,7 @@ impl World {
                 window_secs: r.window_secs,
                 lookback_secs: r.lookback_hours * 3600,
                 max_lead_secs: r.max_lead_minutes * 60,
+                skew_secs: r.clock_skew_secs,
                 auto_merge: false,
                 dry_run,
                 flow: cfg.flow("rollback")?.clone(),

@@ -63,7 +63,7 @@ async fn evidence_from_the_cluster_and_the_repository() {
             },
         },
     ]);
-    let allow = AllowList(vec![
+    let allow = AllowList::new(vec![
         "kubernetes.approval_context".into(),
         "github.*".into(),
     ]);

@@ -98,8 +98,11 @@ async fn a_safe_change_is_approved_with_exactly_the_guarded_patch() {
     assert_eq!(
         sent.unwrap(),
         json!([
-            // Alice's entry as read: a vote of hers landing first makes ours fail, not complete.
-            {"op": "test", "path": "/spec/approvers/0/input", "value": "pending"},
+            // The list and the count as read: a vote of alice's landing first makes ours
+            // fail, not complete; and the same run (a re-created task is another one).
+            {"op": "test", "path": "/spec/approvers", "value": before["spec"]["approvers"]},
+            {"op": "test", "path": "/spec/numberOfApprovalsRequired", "value": 2},
+            {"op": "test", "path": "/metadata/uid", "value": before["metadata"]["uid"]},
             {"op": "test", "path": "/spec/approvers/1/name", "value": AI},
             {"op": "test", "path": "/spec/approvers/1/input", "value": "pending"},
             {"op": "replace", "path": "/spec/approvers/1/input", "value": "approve"},
@@ -614,6 +617,7 @@ async fn a_vote_that_landed_before_a_restart_is_recognised_not_resent() {
         .unwrap();
     // The guarded vote went through; the process stopped before updating its record.
     let vote: json_patch::Patch = serde_json::from_value(patch::guarded(
+        &uid,
         1,
         AI,
         "approve",

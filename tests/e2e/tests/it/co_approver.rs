@@ -245,3 +245,92 @@ async fn an_approval_landing_before_our_vote_turns_it_into_a_recommendation() {
         "a committed decision needs no model call"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_human_vote_racing_ours_makes_ours_a_recommendation_not_the_last_signature() {
+    let w = World::start(world_script(), POLICY).await.unwrap();
+    let head = w.shop_head().unwrap();
+    let t = w
+        .create_task_with(
+            "race",
+            &head,
+            DIGEST,
+            vec![user("alice"), user(AI), user("carol")],
+            2,
+        )
+        .unwrap();
+    // The model approves with no approval in (ours would be 1 of 2); between the host's read
+    // and its guarded patch, alice approves. Unguarded, the AI's patch would be approval 2
+    // of 2 and complete the task.
+    let cluster = w.kube.cluster.clone();
+    w.kube
+        .cluster
+        .before_next_patch("approvaltasks", "race", move |c| {
+            let rt = c
+                .resolve("openshift-pipelines.org", "v1alpha1", "approvaltasks")
+                .unwrap();
+            let alice = sandbox::kube::approval::Identity {
+                username: "alice".into(),
+                groups: vec![],
+            };
+            c.update_with(&rt, "ci", "race", false, &alice, |old| {
+                let mut new = old.clone();
+                new["spec"]["approvers"][0]["input"] = json!("approve");
+                Ok(new)
+            })
+            .unwrap();
+        });
+    let approver = w.approver(ModeSetting::CoApprover, false).await.unwrap();
+    let rec = decision(approver.review(&t).await.unwrap());
+    assert_eq!(rec.action, "recommend-approve", "{rec:?}");
+    assert!(
+        rec.applied.as_deref().unwrap().starts_with("withheld"),
+        "{rec:?}"
+    );
+    assert!(rec.reason.contains("approval 2 of 2"), "{}", rec.reason);
+    let after = w.task("race").unwrap();
+    assert_eq!(after["status"]["state"], "pending", "a human signs last");
+    assert_eq!(after["spec"]["approvers"][0]["input"], "approve");
+    assert_eq!(own_input(&w, "race"), "pending");
+    drop(cluster);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_outage_at_vote_time_is_retried_never_recorded_as_refused() {
+    let w = World::start(world_script(), POLICY).await.unwrap();
+    let head = w.shop_head().unwrap();
+    let t = w
+        .create_task_with("flaky", &head, DIGEST, vec![user("alice"), user(AI)], 2)
+        .unwrap();
+    w.kube
+        .cluster
+        .fail_next_patch("approvaltasks", "flaky", 500);
+    w.kube
+        .cluster
+        .fail_next_patch("approvaltasks", "flaky", 502);
+    let approver = w.approver(ModeSetting::CoApprover, false).await.unwrap();
+    let first = approver.review(&t).await;
+    assert!(
+        matches!(&first, Err(agent_host::approval::review::ReviewError::Transient(m)) if m.contains("500")),
+        "{first:?}"
+    );
+    let second = approver.review(&w.task("flaky").unwrap()).await;
+    assert!(
+        matches!(&second, Err(agent_host::approval::review::ReviewError::Transient(m)) if m.contains("502")),
+        "{second:?}"
+    );
+    assert_eq!(own_input(&w, "flaky"), "pending");
+    // The API is back (a 503 more, which the client retries on its own): the committed
+    // decision is sent, without asking the model again.
+    w.kube
+        .cluster
+        .fail_next_patch("approvaltasks", "flaky", 503);
+    let calls = w.model_calls();
+    let rec = decision(approver.review(&w.task("flaky").unwrap()).await.unwrap());
+    assert_eq!(
+        (rec.action.as_str(), rec.applied.as_deref()),
+        ("approve", Some("patched"))
+    );
+    assert_eq!(own_input(&w, "flaky"), "approve");
+    assert_eq!(w.model_calls(), calls);
+}

@@ -9,3 +9,4 @@ mod co_approver;
 mod examples;
 mod real_llm;
 mod rollback_flow;
+mod rollback_reverts;

@@ -150,6 +150,10 @@ pub struct Event {
     pub ratio: f64,
     #[serde(default)]
     pub latency_ms: Option<u32>,
+    /// The route's requests per minute while the event lasts (a lull or a burst), instead of
+    /// its traffic's `rpm`.
+    #[serde(default)]
+    pub rpm: Option<u32>,
 }
 
 /// The whole scenario file.
@@ -183,8 +187,8 @@ pub struct Minute {
     pub by_status: Vec<(u16, u64, u32)>,
 }
 
-/// (route index, from, until, status, ratio, latency) of an event, times resolved.
-type ResolvedEvent = (usize, i64, Option<i64>, u16, f64, Option<u32>);
+/// (route index, from, until, status, ratio, latency, rpm) of an event, times resolved.
+type ResolvedEvent = (usize, i64, Option<i64>, u16, f64, Option<u32>, Option<u32>);
 
 /// A loaded scenario: the file plus resolved times and routes.
 #[derive(Debug)]
@@ -279,6 +283,7 @@ impl Scenario {
                 e.status,
                 e.ratio.clamp(0.0, 1.0),
                 e.latency_ms,
+                e.rpm,
             ));
         }
         Ok(Self {
@@ -294,11 +299,18 @@ impl Scenario {
         let Some(tr) = self.traffic.get(i).and_then(Option::as_ref) else {
             return Minute::default();
         };
+        let active = |e: &&ResolvedEvent| e.0 == i && t >= e.1 && e.2.is_none_or(|u| t < u);
+        let rpm = self
+            .events
+            .iter()
+            .filter(active)
+            .find_map(|e| e.6)
+            .unwrap_or(tr.rpm);
         let jitter = (mix(&self.routes[i].route_id, t) % 21) as i64 - 10;
-        let total = (i64::from(tr.rpm) * (100 + jitter) / 100).max(0) as u64;
+        let total = (i64::from(rpm) * (100 + jitter) / 100).max(0) as u64;
         let mut left = total;
         let mut by_status = Vec::new();
-        for (route, from, until, status, ratio, lat) in &self.events {
+        for (route, from, until, status, ratio, lat, _) in &self.events {
             if *route == i && t >= *from && until.is_none_or(|u| t < u) {
                 let n = ((total as f64) * ratio).round() as u64;
                 let n = n.min(left);

@@ -290,6 +290,10 @@ async fn handle(
                 .trim()
                 .to_string();
             let body = req.body.clone();
+            if let Some(e) = cluster.take_patch_failure(&rt.plural, n) {
+                return Err(e);
+            }
+            cluster.run_patch_hooks(&rt.plural, n);
             let updated =
                 cluster.update_with(&rt, ns_or_default, n, sub.is_some(), &user, |old| {
                     apply_patch(old, &content_type, &body)

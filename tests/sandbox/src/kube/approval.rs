@@ -19,8 +19,11 @@ pub struct Identity {
     pub groups: Vec<String>,
 }
 
+/// A webhook refusal as the API server returns it: manual-approval-gate's webhook answers
+/// through knative's `MakeErrorStatus` (`apierrors.NewBadRequest`), and the API server keeps a
+/// refusal's code when it is 400 or above (`webhookerrors.ToStatusErr`): 400, not 403.
 fn deny(message: impl std::fmt::Display) -> ApiError {
-    ApiError::forbidden(format!(
+    ApiError::bad_request(format!(
         "admission webhook \"{WEBHOOK}\" denied the request: {message}"
     ))
 }
@@ -48,7 +51,7 @@ pub fn admit_update(old: &Value, new: &Value, user: &Identity) -> Result<(), Api
     let mut changed_own = false;
     let mut listed = false;
     for (o, n) in old_approvers.iter().zip(&new_approvers) {
-        let is_user = o["type"].as_str().unwrap_or("User") == "User";
+        let is_user = user_entry(o);
         let name = o["name"].as_str().unwrap_or_default();
         if o["name"] != n["name"] || o["type"] != n["type"] {
             return Err(deny("the approvers list may not be reordered or renamed"));
@@ -187,7 +190,7 @@ pub fn reconcile(obj: &mut Value, now: &str) {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let is_user = |a: &Value| a["type"].as_str().unwrap_or("User") == "User";
+    let is_user = user_entry;
     let mut responses = Vec::new();
     let mut individuals = std::collections::BTreeSet::new();
     for a in approvers.iter().filter(|a| is_user(a)) {
@@ -252,7 +255,7 @@ pub fn reconcile(obj: &mut Value, now: &str) {
 fn approvals_received(approvers: &[Value]) -> usize {
     let mut names = std::collections::BTreeSet::new();
     for a in approvers.iter().filter(|a| a["input"] == "approve") {
-        if a["type"].as_str().unwrap_or("User") == "User" {
+        if user_entry(a) {
             names.extend(a["name"].as_str());
         } else {
             for u in a["users"].as_array().into_iter().flatten() {
@@ -271,6 +274,12 @@ fn response_of(input: &Value) -> Option<&'static str> {
         Some("reject") => Some("rejected"),
         _ => None,
     }
+}
+
+/// A `User` entry as the gate reads it: a missing or empty `type` is `User`
+/// (`DefaultedApproverType`; the real CLI writes `"type": ""`).
+fn user_entry(a: &Value) -> bool {
+    matches!(a["type"].as_str(), None | Some("" | "User"))
 }
 
 #[cfg(test)]

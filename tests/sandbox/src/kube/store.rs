@@ -55,6 +55,21 @@ pub struct Cluster {
     state: Mutex<State>,
     changes: broadcast::Sender<Change>,
     accesses: Mutex<Vec<Access>>,
+    /// Writes to run just before the next PATCH of an object (`plural`, `name`): another
+    /// client's update landing between a reader's GET and its PATCH, at a chosen moment.
+    before_patch: Mutex<Vec<(String, String, PatchHook)>>,
+    /// Answers for the next PATCHes of an object instead of applying them: an API server
+    /// that is overloaded (429) or unavailable (503) for a moment.
+    failing_patches: Mutex<Vec<(String, String, u16)>>,
+}
+
+/// A write that lands first; see [`Cluster::before_next_patch`].
+pub struct PatchHook(Box<dyn FnOnce(&Cluster) + Send>);
+
+impl std::fmt::Debug for PatchHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PatchHook")
+    }
 }
 
 /// One authorized-looking request, in RBAC terms (what a Role would have to allow).
@@ -92,6 +107,8 @@ impl Cluster {
             }),
             changes,
             accesses: Mutex::new(Vec::new()),
+            before_patch: Mutex::new(Vec::new()),
+            failing_patches: Mutex::new(Vec::new()),
         };
         for ns in ["default", "kube-system"] {
             let _ = cluster.create_raw(
@@ -111,6 +128,71 @@ impl Cluster {
     /// Records a resource request (the API server's audit log, in RBAC terms).
     pub fn record_access(&self, access: Access) {
         crate::github::lock(&self.accesses).push(access);
+    }
+
+    /// Runs `hook` just before the next PATCH of `plural` `name` is applied (a race, made
+    /// deterministic: someone else's write lands between a client's read and its write).
+    pub fn before_next_patch(
+        &self,
+        plural: &str,
+        name: &str,
+        hook: impl FnOnce(&Cluster) + Send + 'static,
+    ) {
+        crate::github::lock(&self.before_patch).push((
+            plural.to_string(),
+            name.to_string(),
+            PatchHook(Box::new(hook)),
+        ));
+    }
+
+    /// Makes the next PATCH of `plural` `name` fail with `code` (429 or 5xx), once per call.
+    pub fn fail_next_patch(&self, plural: &str, name: &str, code: u16) {
+        crate::github::lock(&self.failing_patches).push((
+            plural.to_string(),
+            name.to_string(),
+            code,
+        ));
+    }
+
+    /// The injected failure for this PATCH, if one is waiting.
+    pub fn take_patch_failure(&self, plural: &str, name: &str) -> Option<ApiError> {
+        let mut failing = crate::github::lock(&self.failing_patches);
+        let at = failing
+            .iter()
+            .position(|(p, n, _)| p == plural && n == name)?;
+        let (_, _, code) = failing.remove(at);
+        Some(match code {
+            429 => ApiError::new(
+                429,
+                "TooManyRequests",
+                "the server has received too many requests and has asked us to try again later",
+            ),
+            503 => ApiError::new(
+                503,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+            ),
+            _ => ApiError::new(
+                code,
+                "InternalError",
+                "an error on the server (\"unknown\") has prevented the request from succeeding",
+            ),
+        })
+    }
+
+    /// Runs (once) the hooks waiting for a PATCH of `plural` `name`.
+    pub fn run_patch_hooks(&self, plural: &str, name: &str) {
+        let due: Vec<PatchHook> = {
+            let mut hooks = crate::github::lock(&self.before_patch);
+            let (due, keep): (Vec<_>, Vec<_>) = hooks
+                .drain(..)
+                .partition(|(p, n, _)| p == plural && n == name);
+            *hooks = keep;
+            due.into_iter().map(|(_, _, h)| h).collect()
+        };
+        for PatchHook(hook) in due {
+            hook(self);
+        }
     }
 
     /// Every resource request so far.
