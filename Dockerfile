@@ -9,10 +9,11 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked \
-      -p agent-host -p mcp-kubernetes -p mcp-github -p mcp-konnect -p mcp-slack -p sandbox \
+      -p agent-host -p mcp-kubernetes -p mcp-github -p mcp-konnect -p mcp-slack -p mcp-prometheus -p sandbox \
  && mkdir -p /out \
  && cp target/release/agent-host target/release/mcp-kubernetes target/release/mcp-github \
-       target/release/mcp-konnect target/release/mcp-slack target/release/sandbox /out/
+       target/release/mcp-konnect target/release/mcp-slack target/release/mcp-prometheus \
+       target/release/sandbox /out/
 
 # glibc and CA certificates, no shell, uid 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot
