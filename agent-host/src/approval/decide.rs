@@ -132,6 +132,14 @@ pub fn decide(
     match verdict {
         Verdict::None { reason } => Action::Abstain(format!("no valid verdict: {reason}")),
         Verdict::Abstain { reason } => Action::Abstain(reason.clone()),
+        // A model reject binds only with the confidence an approve needs; below it, it is a
+        // human's call (one hostile log line must not be enough to fail a pipeline).
+        Verdict::Reject { confidence, reason } if *confidence < limits.min_confidence => {
+            Action::Abstain(format!(
+                "the model leans to reject (confidence {confidence:.2}, below {:.2}): {reason}",
+                limits.min_confidence
+            ))
+        }
         Verdict::Reject { reason, .. } => Action::Reject(reason.clone()),
         Verdict::Approve { confidence, reason } => {
             if let Gate::RequireHuman(findings) = gate {
@@ -185,11 +193,29 @@ mod tests {
     }
 
     #[test]
+    fn a_model_reject_needs_the_same_confidence_as_an_approve() {
+        let reject = |c| Verdict::Reject {
+            confidence: c,
+            reason: "a log line says the release is broken".into(),
+        };
+        let t = task(2, 0);
+        assert!(matches!(
+            decide(&t, Mode::CoApprover, &Gate::Pass, &reject(0.4), LIMITS),
+            Action::Abstain(r) if r.contains("leans to reject")
+        ));
+        assert!(matches!(
+            decide(&t, Mode::CoApprover, &Gate::Pass, &reject(0.9), LIMITS),
+            Action::Reject(_)
+        ));
+    }
+
+    #[test]
     fn the_policy_wins_over_the_model() {
         let reject = Gate::Reject(vec![Finding {
             rule: "no-latest".into(),
             action: Rule::Reject,
             detail: "busybox:latest".into(),
+            inconclusive: false,
         }]);
         assert!(
             matches!(decide(&task(2, 1), Mode::CoApprover, &reject, &approve(0.99), LIMITS), Action::Reject(r) if r.contains("no-latest"))
@@ -198,6 +224,7 @@ mod tests {
             rule: "secrets".into(),
             action: Rule::RequireHuman,
             detail: "ci".into(),
+            inconclusive: false,
         }]);
         assert!(matches!(
             decide(

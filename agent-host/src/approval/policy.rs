@@ -1,6 +1,9 @@
 //! Deterministic approval policy: rules evaluated by code before the model (a hard reject costs
 //! no model call) and after it (a model approve counts only if every rule passes). Pure: facts
-//! in, findings out. Missing facts fail closed: a rule that cannot be checked is violated.
+//! in, findings out. Each rule has three outcomes: it passed, it was *violated* (a known fact
+//! fails it: positive evidence), or it is *inconclusive* (a fact it needs is unknown, partial or
+//! unavailable). Only a violation may reject; an inconclusive rule means a human decides (the
+//! AI abstains and says what is missing), never a reject and never an approve.
 
 use serde::Deserialize;
 
@@ -125,12 +128,29 @@ pub struct Facts {
     pub now: i64,
 }
 
-/// A violated rule.
+/// A rule that did not pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub rule: String,
     pub action: Action,
     pub detail: String,
+    /// The rule could not be evaluated (`detail` says what is missing): never a reject.
+    pub inconclusive: bool,
+}
+
+/// What one rule found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Pass,
+    Violated(String),
+    Unknown(String),
+}
+
+use Outcome::{Pass, Unknown, Violated};
+
+/// `Violated(detail)` when `cond`, else `Pass`.
+fn violated_if(cond: bool, detail: impl FnOnce() -> String) -> Outcome {
+    if cond { Violated(detail()) } else { Pass }
 }
 
 /// The gate's verdict.
@@ -151,8 +171,8 @@ fn rank(severity: &str) -> u8 {
     }
 }
 
-/// Why `check` fails for `facts`, or `None` when it passes.
-fn violation(check: &Check, f: &Facts) -> Option<String> {
+/// What `check` finds for `facts`.
+fn evaluate(check: &Check, f: &Facts) -> Outcome {
     match check {
         Check::ImageDigest => {
             let loose: Vec<&str> = f
@@ -162,11 +182,19 @@ fn violation(check: &Check, f: &Facts) -> Option<String> {
                 .map(|i| i.reference.as_str())
                 .collect();
             if f.images.is_empty() {
-                return Some("no deployed images were found, so pinning cannot be checked".into());
+                return Unknown(
+                    "no deployed images were found, so pinning cannot be checked".into(),
+                );
             }
-            (!loose.is_empty()).then(|| format!("not pinned by digest: {}", loose.join(", ")))
+            violated_if(!loose.is_empty(), || {
+                format!("not pinned by digest: {}", loose.join(", "))
+            })
         }
         Check::ImageTag { deny } => {
+            if f.images.is_empty() {
+                // An empty list is no evidence that no image uses a denied tag.
+                return Unknown("no deployed images were found, so tags cannot be checked".into());
+            }
             // An image with neither tag nor digest resolves to `latest`, as Docker does.
             let tag_of = |i: &Image| match (&i.tag, &i.digest) {
                 (Some(t), _) => Some(t.clone()),
@@ -179,18 +207,21 @@ fn violation(check: &Check, f: &Facts) -> Option<String> {
                 .filter(|i| tag_of(i).is_some_and(|t| deny.contains(&t)))
                 .map(|i| i.reference.as_str())
                 .collect();
-            (!bad.is_empty())
-                .then(|| format!("denied tag ({}): {}", deny.join(", "), bad.join(", ")))
+            violated_if(!bad.is_empty(), || {
+                format!("denied tag ({}): {}", deny.join(", "), bad.join(", "))
+            })
         }
         Check::Paths { deny } => match &f.changed_paths {
-            None => Some("the changed files are unknown".into()),
+            None => Unknown("the changed files are unknown".into()),
             Some(paths) => {
                 let hits: Vec<&str> = paths
                     .iter()
                     .filter(|p| deny.iter().any(|g| glob::matches(g, p)))
                     .map(String::as_str)
                     .collect();
-                (!hits.is_empty()).then(|| format!("changes protected paths: {}", hits.join(", ")))
+                violated_if(!hits.is_empty(), || {
+                    format!("changes protected paths: {}", hits.join(", "))
+                })
             }
         },
         Check::DiffSize {
@@ -198,24 +229,25 @@ fn violation(check: &Check, f: &Facts) -> Option<String> {
             max_files,
         } => {
             let (Some(lines), Some(paths)) = (f.lines_changed, &f.changed_paths) else {
-                return Some("the diff size is unknown".into());
+                return Unknown("the diff size is unknown".into());
             };
             if max_lines.is_some_and(|m| lines > m) {
-                return Some(format!(
+                return Violated(format!(
                     "{lines} changed lines (max {})",
                     max_lines.unwrap_or_default()
                 ));
             }
-            max_files
-                .filter(|m| paths.len() as u64 > *m)
-                .map(|m| format!("{} changed files (max {m})", paths.len()))
+            match max_files.filter(|m| paths.len() as u64 > *m) {
+                Some(m) => Violated(format!("{} changed files (max {m})", paths.len())),
+                None => Pass,
+            }
         }
         Check::ChecksGreen { required } => match &f.checks {
-            None => Some("check results are unknown".into()),
+            None => Unknown("check results are unknown".into()),
             Some(checks) => {
                 let failing: Vec<String> = if required.is_empty() {
                     if checks.is_empty() {
-                        return Some("no checks reported".into());
+                        return Unknown("no checks reported yet".into());
                     }
                     checks
                         .iter()
@@ -238,18 +270,34 @@ fn violation(check: &Check, f: &Facts) -> Option<String> {
                         })
                         .collect()
                 };
-                (!failing.is_empty()).then(|| format!("checks not green: {}", failing.join(", ")))
+                // A required check not reported (yet) is missing evidence, not a failure; a
+                // reported conclusion other than success is a failure.
+                let unfinished = |f: &String| {
+                    ["=missing", "=pending", "=in_progress", "=queued"]
+                        .iter()
+                        .any(|s| f.ends_with(s))
+                };
+                if failing.is_empty() {
+                    Pass
+                } else if failing.iter().all(unfinished) {
+                    Unknown(format!(
+                        "checks not reported or not finished: {}",
+                        failing.join(", ")
+                    ))
+                } else {
+                    Violated(format!("checks not green: {}", failing.join(", ")))
+                }
             }
         },
         Check::SecurityAlerts { max_severity } => match &f.open_alerts {
-            None => Some("security alerts are unknown".into()),
+            None => Unknown("security alerts are unknown".into()),
             Some(alerts) => {
                 let over: Vec<&str> = alerts
                     .iter()
                     .filter(|s| rank(s) >= rank(max_severity))
                     .map(String::as_str)
                     .collect();
-                (!over.is_empty()).then(|| {
+                violated_if(!over.is_empty(), || {
                     format!(
                         "{} open alert(s) at or above {max_severity}: {}",
                         over.len(),
@@ -263,13 +311,14 @@ fn violation(check: &Check, f: &Facts) -> Option<String> {
             start_hour,
             end_hour,
         } => {
-            let t = jiff::Timestamp::from_second(f.now)
-                .ok()?
-                .to_zoned(jiff::tz::TimeZone::UTC);
+            let Ok(t) = jiff::Timestamp::from_second(f.now) else {
+                return Unknown("the current time is unknown".into());
+            };
+            let t = t.to_zoned(jiff::tz::TimeZone::UTC);
             let day = t.weekday().to_monday_one_offset() as u8;
             let hour = t.hour() as u8;
             let inside = days.contains(&day) && hour >= *start_hour && hour < *end_hour;
-            (!inside).then(|| {
+            violated_if(!inside, || {
                 format!(
                     "outside the change window (now {} UTC)",
                     t.strftime("%a %H:%M")
@@ -281,45 +330,59 @@ fn violation(check: &Check, f: &Facts) -> Option<String> {
             pipelines,
         } => {
             if !namespaces.is_empty() && !namespaces.contains(&f.namespace) {
-                return Some(format!("namespace {} is outside the scope", f.namespace));
+                return Violated(format!("namespace {} is outside the scope", f.namespace));
             }
-            (!pipelines.is_empty() && !pipelines.contains(&f.pipeline))
-                .then(|| format!("pipeline {} is outside the scope", f.pipeline))
+            violated_if(
+                !pipelines.is_empty() && !pipelines.contains(&f.pipeline),
+                || format!("pipeline {} is outside the scope", f.pipeline),
+            )
         }
         Check::Authors { allow } => match &f.authors {
-            None => Some("the commit authors are unknown".into()),
+            None => Unknown("the commit authors are unknown".into()),
             Some(authors) => {
                 let other: Vec<&str> = authors
                     .iter()
                     .filter(|a| !allow.contains(a))
                     .map(String::as_str)
                     .collect();
-                (!other.is_empty())
-                    .then(|| format!("authors not on the allow-list: {}", other.join(", ")))
+                violated_if(!other.is_empty(), || {
+                    format!("authors not on the allow-list: {}", other.join(", "))
+                })
             }
         },
     }
 }
 
 impl Policy {
-    /// Every violated rule.
+    /// Every rule that did not pass: violated or inconclusive.
     pub fn evaluate(&self, facts: &Facts) -> Vec<Finding> {
         self.rules
             .iter()
             .filter_map(|r| {
-                violation(&r.check, facts).map(|detail| Finding {
+                let (detail, inconclusive) = match evaluate(&r.check, facts) {
+                    Pass => return None,
+                    Violated(d) => (d, false),
+                    Unknown(d) => (d, true),
+                };
+                Some(Finding {
                     rule: r.id.clone(),
                     action: r.action,
                     detail,
+                    inconclusive,
                 })
             })
             .collect()
     }
 
-    /// Reject if any rule says reject; else require a human if any rule says so; else pass.
+    /// The truth table: reject when a `reject` rule is *violated* (positive evidence); else a
+    /// human decides when any rule is violated (`require-human`) or inconclusive (whatever
+    /// its action: missing evidence never rejects); else pass.
     pub fn gate(&self, facts: &Facts) -> Gate {
         let findings = self.evaluate(facts);
-        if findings.iter().any(|f| f.action == Action::Reject) {
+        if findings
+            .iter()
+            .any(|f| f.action == Action::Reject && !f.inconclusive)
+        {
             Gate::Reject(findings)
         } else if findings.is_empty() {
             Gate::Pass
@@ -404,18 +467,70 @@ rules:
     }
 
     #[test]
-    fn unknown_facts_fail_closed() {
+    fn unknown_facts_make_rules_inconclusive_and_never_reject() {
+        // The GitHub quota ran out: files, diff, checks, alerts and authors are all unknown.
         let mut f = facts();
         f.checks = None;
         f.open_alerts = None;
-        let Gate::Reject(findings) = policy().gate(&f) else {
+        f.changed_paths = None;
+        f.lines_changed = None;
+        f.authors = None;
+        let Gate::RequireHuman(findings) = policy().gate(&f) else {
+            panic!(
+                "missing evidence must never reject: {:?}",
+                policy().gate(&f)
+            )
+        };
+        let green = findings.iter().find(|x| x.rule == "green").unwrap();
+        assert!(green.inconclusive && green.detail.contains("unknown"));
+        assert!(findings.iter().all(|x| x.inconclusive));
+        // No images found: neither "no latest" nor "pinned" can pass vacuously.
+        let mut f = facts();
+        f.images.clear();
+        let Gate::RequireHuman(findings) = policy().gate(&f) else {
             panic!()
         };
-        assert!(
-            findings
-                .iter()
-                .any(|x| x.rule == "green" && x.detail.contains("unknown"))
+        assert_eq!(
+            findings.iter().map(|x| x.rule.as_str()).collect::<Vec<_>>(),
+            vec!["no-latest", "pinned"]
         );
-        assert!(findings.iter().any(|x| x.rule == "alerts"));
+    }
+
+    /// The README's truth table, cell by cell: rule action x outcome -> gate.
+    #[test]
+    fn the_truth_table() {
+        let one = |action: &str, checks: Option<Vec<(String, String)>>| {
+            let p: Policy = serde_saphyr::from_str(&format!(
+                "rules:\n  - {{id: green, description: g, action: {action}, check: checks-green, required: [test]}}\n"
+            ))
+            .unwrap();
+            let mut f = facts();
+            f.checks = checks;
+            match p.gate(&f) {
+                Gate::Pass => "pass",
+                Gate::RequireHuman(_) => "human",
+                Gate::Reject(_) => "reject",
+            }
+        };
+        let passed = || Some(vec![("test".to_string(), "success".to_string())]);
+        let failed = || Some(vec![("test".to_string(), "failure".to_string())]);
+        let running = || Some(vec![("test".to_string(), "in_progress".to_string())]);
+        assert_eq!(one("reject", passed()), "pass");
+        assert_eq!(one("reject", failed()), "reject");
+        assert_eq!(one("reject", None), "human");
+        assert_eq!(one("reject", running()), "human");
+        assert_eq!(one("reject", Some(vec![])), "human", "not reported yet");
+        assert_eq!(one("require-human", passed()), "pass");
+        assert_eq!(one("require-human", failed()), "human");
+        assert_eq!(one("require-human", None), "human");
+        // One violated reject rule rejects even when another rule is inconclusive.
+        let mut f = facts();
+        f.images.push(Image {
+            reference: "busybox:latest".into(),
+            tag: Some("latest".into()),
+            digest: None,
+        });
+        f.checks = None;
+        assert!(matches!(policy().gate(&f), Gate::Reject(_)));
     }
 }

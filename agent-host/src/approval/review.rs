@@ -489,7 +489,8 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             "name": rec.name, "uid": rec.uid, "pipeline": rec.pipeline, "model": rec.model,
             "action": rec.action, "reason": rec.reason, "dry_run": self.settings.dry_run,
             "policy": findings.iter().map(|f| json!({"rule": f.rule, "detail": f.detail,
-                "action": format!("{:?}", f.action)})).collect::<Vec<_>>(),
+                "action": format!("{:?}", f.action),
+                "outcome": if f.inconclusive { "inconclusive" } else { "violated" }})).collect::<Vec<_>>(),
             "evidence_notes": ev.notes, "run": run, "at": rec.decided_at,
         });
         if let Err(e) = self.audit.write_value(&line) {

@@ -32,6 +32,17 @@ pub fn from_outcome(outcome: &Outcome) -> Verdict {
             confidence,
             reason: reasons,
         },
+        // A reject fails the whole pipeline run: it must cite what it saw.
+        Some("reject")
+            if value["evidence"].as_array().is_none_or(|e| {
+                e.iter()
+                    .all(|x| x.as_str().is_none_or(|s| s.trim().is_empty()))
+            }) =>
+        {
+            Verdict::Abstain {
+                reason: format!("the model would reject but cites no evidence: {reasons}"),
+            }
+        }
         Some("reject") => Verdict::Reject {
             confidence,
             reason: reasons,
