@@ -377,6 +377,18 @@ impl Config {
             a.policy = base.join(&a.policy);
         }
         for (name, s) in &cfg.servers {
+            // Tools are named `server.tool` (on the wire `server__tool`): a dot or a double
+            // underscore in a server name would make two tools one name.
+            let plain = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && !name.contains("__");
+            if !plain {
+                return Err(err(format!(
+                    "server name `{name}`: use letters, digits, `-` and single `_` only"
+                )));
+            }
             if s.command.is_some() == s.url.is_some() {
                 return Err(err(format!(
                     "server {name}: give exactly one of `command` or `url`"

@@ -16,6 +16,8 @@ pub struct Evidence {
     pub commit: Option<Value>,
     pub pull: Option<Value>,
     pub alerts: Option<Value>,
+    /// mcp-prometheus' firing alerts (asked only when a policy rule needs them).
+    pub firing: Option<Value>,
     /// (label, tool text) in the order gathered.
     pub texts: Vec<(String, String)>,
     pub notes: Vec<String>,
@@ -46,12 +48,14 @@ fn keep(e: &mut Evidence, label: &str, out: &ToolOutcome) -> Option<Value> {
     out.data.clone()
 }
 
-/// Gathers the evidence for `namespace/name`. Fails only when the approval context itself is
-/// unavailable: without it there is nothing to decide on.
+/// Gathers the evidence for `namespace/name` (and, with `firing`, the alerts firing now).
+/// Fails only when the approval context itself is unavailable: without it there is nothing
+/// to decide on.
 pub async fn gather<T: Toolbox>(
     tools: &T,
     namespace: &str,
     name: &str,
+    firing: bool,
 ) -> Result<Evidence, String> {
     let mut e = Evidence::default();
     let ctx = tools
@@ -62,6 +66,13 @@ pub async fn gather<T: Toolbox>(
         .await;
     e.context = keep(&mut e, "approval context", &ctx)
         .ok_or_else(|| format!("approval context of {namespace}/{name}: {}", ctx.text))?;
+    if firing {
+        // Before the git source: production on fire matters whatever the change is.
+        let out = tools
+            .call("prometheus.alerts", json!({"state": "firing"}))
+            .await;
+        e.firing = keep(&mut e, "alerts firing now", &out);
+    }
     let git = &e.context["pipelineRun"]["git"];
     e.revision = git["revision"].as_str().map(str::to_string);
     e.repo = git["url"].as_str().and_then(github_repo);
@@ -144,7 +155,7 @@ mod tests {
         let tools = Canned {
             calls: Mutex::new(Vec::new()),
         };
-        let e = gather(&tools, "ci", "t").await.unwrap();
+        let e = gather(&tools, "ci", "t", false).await.unwrap();
         assert_eq!(
             (e.repo.as_deref(), e.revision.as_deref()),
             (Some("acme/shop"), Some("bebba7a"))

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::decide::TaskView;
 use super::patch;
-use super::policy::{Facts, Image};
+use super::policy::{Facts, FiringAlert, Image};
 
 fn num(v: &Value) -> Option<u64> {
     v.as_u64()
@@ -47,6 +47,7 @@ pub fn facts(
     commit: Option<&Value>,
     pull: Option<&Value>,
     alerts: Option<&Value>,
+    firing: Option<&Value>,
     now: i64,
 ) -> Facts {
     let pr = &ctx["pipelineRun"];
@@ -118,8 +119,30 @@ pub fn facts(
         checks,
         open_alerts,
         authors,
+        firing: firing.map(firing_alerts),
         now,
     }
+}
+
+/// mcp-prometheus' `alerts` data as the policy's [`FiringAlert`]s.
+fn firing_alerts(data: &Value) -> Vec<FiringAlert> {
+    data["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["state"] == "firing")
+        .map(|a| FiringAlert {
+            name: a["name"].as_str().unwrap_or("unnamed").to_string(),
+            severity: a["severity"].as_str().map(str::to_string),
+            labels: a["labels"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect(),
+            suppressed: a["alertmanager"]["state"] == "suppressed",
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -191,7 +214,7 @@ mod tests {
             "commit_authors": ["dependabot[bot]"],
             "checks": [{"name": "cargo test", "completed": true, "conclusion": "success"}, {"name": "lint", "completed": false, "conclusion": null}]});
         let alerts = json!({"dependabot": {"available": true, "severities": ["high"]}, "code-scanning": {"available": false}});
-        let f = facts(&ctx(), Some(&commit), Some(&pull), Some(&alerts), 0);
+        let f = facts(&ctx(), Some(&commit), Some(&pull), Some(&alerts), None, 0);
         assert_eq!(
             f.changed_paths,
             Some(vec!["Cargo.toml".to_string(), "Cargo.lock".to_string()])
@@ -206,7 +229,7 @@ mod tests {
         );
         assert_eq!(f.open_alerts, Some(vec!["high".to_string()]));
         assert_eq!(f.images[0].digest.as_deref(), Some("sha256:ab"));
-        let bare = facts(&ctx(), Some(&commit), None, None, 0);
+        let bare = facts(&ctx(), Some(&commit), None, None, None, 0);
         assert_eq!((bare.checks, bare.open_alerts), (None, None));
         assert_eq!(bare.authors, Some(vec!["dependabot[bot]".to_string()]));
     }

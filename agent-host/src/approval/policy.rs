@@ -58,6 +58,29 @@ pub enum Check {
     },
     /// Every commit author is on the list.
     Authors { allow: Vec<String> },
+    /// No alert at or above `min_severity` (default critical) is firing with these labels
+    /// (`$namespace` is the task's namespace), through mcp-prometheus' `alerts`. An alert a
+    /// person silenced in Alertmanager does not count; Prometheus unreadable is inconclusive.
+    FiringAlerts {
+        #[serde(default)]
+        labels: std::collections::BTreeMap<String, String>,
+        #[serde(default = "critical")]
+        min_severity: String,
+    },
+}
+
+fn critical() -> String {
+    "critical".into()
+}
+
+/// An alert firing in Prometheus, as the policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiringAlert {
+    pub name: String,
+    pub severity: Option<String>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Silenced or inhibited in Alertmanager.
+    pub suppressed: bool,
 }
 
 /// One rule. (serde cannot deny unknown fields through `flatten`, so the check's fields are
@@ -124,6 +147,8 @@ pub struct Facts {
     /// severities of open alerts
     pub open_alerts: Option<Vec<String>>,
     pub authors: Option<Vec<String>>,
+    /// Alerts firing now (None: Prometheus not asked or unreadable).
+    pub firing: Option<Vec<FiringAlert>>,
     /// Epoch seconds.
     pub now: i64,
 }
@@ -159,6 +184,17 @@ pub enum Gate {
     Pass,
     RequireHuman(Vec<Finding>),
     Reject(Vec<Finding>),
+}
+
+/// An alert's severity label as a rank; one without a known severity counts as critical (a
+/// firing alert nobody classified is not evidence of calm).
+fn alert_rank(severity: Option<&str>) -> u8 {
+    match severity.map(str::to_ascii_lowercase).as_deref() {
+        Some("info" | "none" | "low") => 1,
+        Some("warning" | "warn" | "medium") => 2,
+        Some("error" | "high" | "major") => 3,
+        _ => 4,
+    }
 }
 
 fn rank(severity: &str) -> u8 {
@@ -350,10 +386,47 @@ fn evaluate(check: &Check, f: &Facts) -> Outcome {
                 })
             }
         },
+        Check::FiringAlerts {
+            labels,
+            min_severity,
+        } => match &f.firing {
+            None => Unknown(
+                "firing alerts are unknown (Prometheus not configured or unreadable)".into(),
+            ),
+            Some(alerts) => {
+                let wanted: Vec<(&String, &String)> = labels
+                    .iter()
+                    .map(|(k, v)| (k, if v == "$namespace" { &f.namespace } else { v }))
+                    .collect();
+                let hits: Vec<String> = alerts
+                    .iter()
+                    .filter(|a| !a.suppressed)
+                    .filter(|a| alert_rank(a.severity.as_deref()) >= alert_rank(Some(min_severity)))
+                    .filter(|a| wanted.iter().all(|(k, v)| a.labels.get(*k) == Some(*v)))
+                    .map(|a| {
+                        format!(
+                            "{} ({})",
+                            a.name,
+                            a.severity.as_deref().unwrap_or("no severity")
+                        )
+                    })
+                    .collect();
+                violated_if(!hits.is_empty(), || {
+                    format!("firing at or above {min_severity}: {}", hits.join(", "))
+                })
+            }
+        },
     }
 }
 
 impl Policy {
+    /// Whether a rule needs the firing alerts (so the evidence asks Prometheus).
+    pub fn needs_firing_alerts(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(r.check, Check::FiringAlerts { .. }))
+    }
+
     /// Every rule that did not pass: violated or inconclusive.
     pub fn evaluate(&self, facts: &Facts) -> Vec<Finding> {
         self.rules
@@ -426,6 +499,7 @@ rules:
             checks: Some(vec![("cargo test".into(), "success".into())]),
             open_alerts: Some(vec!["high".into()]),
             authors: Some(vec!["dependabot[bot]".into()]),
+            firing: Some(vec![]),
             // Thursday 2026-11-19 10:00 UTC
             now: 1_763_546_400,
         }
@@ -532,5 +606,52 @@ rules:
         });
         f.checks = None;
         assert!(matches!(policy().gate(&f), Gate::Reject(_)));
+    }
+
+    #[test]
+    fn a_critical_alert_firing_in_the_target_namespace_is_a_violation() {
+        let p: Policy = serde_saphyr::from_str(
+            "rules:\n  - {id: calm, description: calm, action: reject, check: firing-alerts, labels: {namespace: $namespace}}\n",
+        )
+        .unwrap();
+        let alert = |ns: &str, severity: Option<&str>, suppressed: bool| FiringAlert {
+            name: "KongRouteFailing".into(),
+            severity: severity.map(str::to_string),
+            labels: [("namespace".to_string(), ns.to_string())].into(),
+            suppressed,
+        };
+        let gate = |alerts: Option<Vec<FiringAlert>>| {
+            let mut f = facts();
+            f.firing = alerts;
+            p.gate(&f)
+        };
+        assert_eq!(gate(Some(vec![])), Gate::Pass);
+        assert!(
+            matches!(gate(Some(vec![alert("ci", Some("critical"), false)])), Gate::Reject(f) if f[0].detail.contains("KongRouteFailing"))
+        );
+        assert_eq!(
+            gate(Some(vec![alert("prod", Some("critical"), false)])),
+            Gate::Pass,
+            "another namespace"
+        );
+        assert_eq!(
+            gate(Some(vec![alert("ci", Some("warning"), false)])),
+            Gate::Pass,
+            "below critical"
+        );
+        assert_eq!(
+            gate(Some(vec![alert("ci", Some("critical"), true)])),
+            Gate::Pass,
+            "silenced by a person"
+        );
+        assert!(
+            matches!(gate(Some(vec![alert("ci", None, false)])), Gate::Reject(_)),
+            "unclassified counts"
+        );
+        assert!(
+            matches!(gate(None), Gate::RequireHuman(f) if f[0].inconclusive),
+            "Prometheus unreadable"
+        );
+        assert!(p.needs_firing_alerts() && !policy().needs_firing_alerts());
     }
 }

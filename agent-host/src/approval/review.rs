@@ -208,18 +208,19 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             uid,
         } = *id;
         let now = self.clock.now();
-        let ev = evidence::gather(&self.tools, namespace, name)
+        let policy = self.policy.current()?;
+        let ev = evidence::gather(&self.tools, namespace, name, policy.needs_firing_alerts())
             .await
             .map_err(ReviewError::Evidence)?;
         let mut view = facts::task_view(&ev.context, &self.settings.identity);
         // Our entry as the watch saw it, not as the server's identity sees it.
         view.own_input = Some("pending".into());
-        let policy = self.policy.current()?;
         let f = facts::facts(
             &ev.context,
             ev.commit.as_ref(),
             ev.pull.as_ref(),
             ev.alerts.as_ref(),
+            ev.firing.as_ref(),
             now.as_second(),
         );
         let gate = policy.gate(&f);

@@ -26,13 +26,17 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 json!({"repo": target.repo, "number": number}),
             )
             .await;
+        // Green: at least one check run, every check run succeeded, and every commit status
+        // (the older API some validators still use) is success too.
         let green = data(&pr).ok().and_then(|d| {
             let checks = d["checks"].as_array()?;
+            let statuses = d["statuses"].as_array()?;
             Some(
                 !checks.is_empty()
                     && checks
                         .iter()
-                        .all(|c| c["completed"] == true && c["conclusion"] == "success"),
+                        .all(|c| c["completed"] == true && c["conclusion"] == "success")
+                    && statuses.iter().all(|s| s["state"] == "success"),
             )
         });
         let head = data(&pr)
@@ -45,7 +49,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             ));
             return false;
         };
-        if pinned.is_some_and(|p| p != head) {
+        if pinned.is_none_or(|p| p != head) {
             report.actions.push(format!(
                 "auto-merge of #{number} refused: its head {} is not the revert the host made; a human decides",
                 super::pass::short(&head)

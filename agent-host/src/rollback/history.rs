@@ -103,6 +103,15 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 continue;
             };
             let committed_at = ts(&c["date"]).unwrap_or(now);
+            // An unreadable piece of evidence makes the candidate unknown (attribution then
+            // blames nobody), never a silent skip that would leave another commit the only fit.
+            let unknown_candidate = |why: String, live_at: i64, source: &str| Candidate {
+                sha: sha.to_string(),
+                live_at,
+                live_source: source.to_string(),
+                touched: Default::default(),
+                unknown: Some(why),
+            };
             let runs = self
                 .tools
                 .call(
@@ -110,20 +119,37 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                     json!({"repo": target.repo, "sha": sha, "event": "push"}),
                 )
                 .await;
-            let live = data(&runs).ok().and_then(|d| {
-                d["runs"]
-                    .as_array()?
-                    .iter()
-                    .filter(|r| r["status"] == "completed" && r["conclusion"] == "success")
-                    .filter_map(|r| Some((ts(&r["updated_at"])?, r["id"].as_u64().unwrap_or(0))))
-                    .min()
-            });
+            let Ok(run_data) = data(&runs) else {
+                found.push((
+                    unknown_candidate(
+                        format!(
+                            "its deploy runs are unreadable: {}",
+                            runs.text.chars().take(160).collect::<String>()
+                        ),
+                        committed_at,
+                        "unknown",
+                    ),
+                    String::new(),
+                ));
+                continue;
+            };
+            let listed: Vec<&Value> = run_data["runs"].as_array().into_iter().flatten().collect();
+            let live = listed
+                .iter()
+                .filter(|r| r["status"] == "completed" && r["conclusion"] == "success")
+                .filter_map(|r| Some((ts(&r["updated_at"])?, r["id"].as_u64().unwrap_or(0))))
+                .min();
             let (live_at, live_source) = match live {
                 Some((t, id)) => (t, format!("deploy run {id} finished")),
-                None => (
-                    committed_at,
-                    "commit time; no successful deploy run found".to_string(),
-                ),
+                // Runs exist but none succeeded (still running, failed): not live yet.
+                None if !listed.is_empty() => {
+                    notes.push(format!(
+                        "{} is not live: no successful deploy run yet",
+                        short(sha)
+                    ));
+                    continue;
+                }
+                None => (committed_at, "commit time; no deploy run found".to_string()),
             };
             let commit = self
                 .tools
@@ -133,7 +159,17 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 )
                 .await;
             let Ok(cd) = data(&commit) else {
-                notes.push(format!("commit {} unreadable: {}", short(sha), commit.text));
+                found.push((
+                    unknown_candidate(
+                        format!(
+                            "it is unreadable: {}",
+                            commit.text.chars().take(160).collect::<String>()
+                        ),
+                        live_at,
+                        &live_source,
+                    ),
+                    String::new(),
+                ));
                 continue;
             };
             let parent = cd["parents"]
@@ -143,7 +179,14 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             let after = match self.file(target, sha).await {
                 Ok(a) => a,
                 Err(e) => {
-                    notes.push(format!("{} skipped: {e}", short(sha)));
+                    found.push((
+                        unknown_candidate(
+                            format!("its {} is unreadable: {e}", target.path),
+                            live_at,
+                            &live_source,
+                        ),
+                        String::new(),
+                    ));
                     continue;
                 }
             };

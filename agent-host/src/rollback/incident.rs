@@ -14,6 +14,16 @@ use crate::mcp::{Scoped, Toolbox};
 use crate::model::Model;
 use crate::prompt::PromptError;
 
+/// Outcomes after a transient failure: the incident is handled again on the next tick.
+const RETRY_ONSET: &str = "retry: the onset query failed";
+const RETRY_HISTORY: &str = "retry: the config history could not be read";
+const RETRY_REVERT: &str = "retry: GitHub failed during the revert";
+
+/// Whether an incident's handling stopped at a transient failure.
+pub(super) fn is_retry(outcome: &str) -> bool {
+    outcome.starts_with("retry:")
+}
+
 impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn incident(
@@ -26,8 +36,12 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         now: i64,
         report: &mut Report,
     ) -> Result<(), PromptError> {
+        // A retry after a transient failure continues the same incident and Slack thread.
+        let prior = plane.incidents.remove(route);
         let mut inc = Incident {
-            opened_at: now,
+            opened_at: prior.as_ref().map_or(now, |p| p.opened_at),
+            slack_ts: prior.as_ref().and_then(|p| p.slack_ts.clone()),
+            outcome: prior.map(|p| p.outcome).unwrap_or_default(),
             ..Incident::default()
         };
         let summary = format!(
@@ -40,18 +54,10 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             Ok(o) => o,
             Err(e) => {
                 let text = format!(
-                    "{summary}. The onset could not be found ({e}); no rollback attempted."
+                    "{summary}. The onset could not be found ({e}); no rollback yet, retried every tick while the errors last."
                 );
-                self.alert(
-                    target,
-                    plane,
-                    route,
-                    inc,
-                    format!("alerted: onset unknown ({e})"),
-                    &text,
-                    report,
-                )
-                .await;
+                self.alert(target, plane, route, inc, RETRY_ONSET, &text, report)
+                    .await;
                 return Ok(());
             }
         };
@@ -72,18 +78,10 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             Ok(c) => c,
             Err(e) => {
                 let text = format!(
-                    "{summary} since {onset_text}. The config history could not be read ({e}); no rollback attempted."
+                    "{summary} since {onset_text}. The config history could not be read ({e}); no rollback yet, retried every tick while the errors last."
                 );
-                self.alert(
-                    target,
-                    plane,
-                    route,
-                    inc,
-                    format!("alerted: config history unavailable ({e})"),
-                    &text,
-                    report,
-                )
-                .await;
+                self.alert(target, plane, route, inc, RETRY_HISTORY, &text, report)
+                    .await;
                 return Ok(());
             }
         };
@@ -246,22 +244,32 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         if revert.is_error {
             // The tool's refusal says why, and for a conflict which later commits and lines
             // block it: kept whole up to a length a channel can take.
-            let text = format!(
-                "{summary} since {onset_text}. {} is the culprit ({}), but it cannot be reverted automatically: {}. Nothing was forced.",
-                short(&sha),
-                why.join("; "),
-                revert.text.chars().take(1500).collect::<String>()
-            );
-            self.alert(
-                target,
-                plane,
-                route,
-                inc,
-                "alerted: the revert failed",
-                &text,
-                report,
-            )
-            .await;
+            let failure: String = revert.text.chars().take(1500).collect();
+            // GitHub unreachable, rate-limited or failing is not a verdict on the revert.
+            let transient = ["unreachable", "rate limit", "answered HTTP 5"]
+                .iter()
+                .any(|m| failure.contains(m));
+            let (outcome, text) = if transient {
+                (
+                    RETRY_REVERT,
+                    format!(
+                        "{summary} since {onset_text}. {} is the culprit ({}); GitHub failed while reverting it ({failure}); retried every tick while the errors last.",
+                        short(&sha),
+                        why.join("; ")
+                    ),
+                )
+            } else {
+                (
+                    "alerted: the revert failed",
+                    format!(
+                        "{summary} since {onset_text}. {} is the culprit ({}), but it cannot be reverted automatically: {failure}. Nothing was forced.",
+                        short(&sha),
+                        why.join("; ")
+                    ),
+                )
+            };
+            self.alert(target, plane, route, inc, outcome, &text, report)
+                .await;
             return Ok(());
         }
         inc.revert_sha = revert
@@ -296,7 +304,25 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                     .actions
                     .push(format!("opened PR #{}", inc.pr_number.unwrap_or(0)));
             }
-            Err(e) => report.actions.push(format!("could not open the PR: {e}")),
+            Err(e) => {
+                // The revert exists on its branch, but nobody would see it: tell people.
+                let text = format!(
+                    "{summary} since {onset_text}. {} is the culprit ({}); its revert is on `{branch}`, but the pull request could not be opened: {e}. Open it by hand.",
+                    short(&sha),
+                    why.join("; ")
+                );
+                self.alert(
+                    target,
+                    plane,
+                    route,
+                    inc,
+                    "alerted: the PR could not be opened",
+                    &text,
+                    report,
+                )
+                .await;
+                return Ok(());
+            }
         }
         inc.outcome = "rollback PR opened".into();
         if self.settings.auto_merge
@@ -314,7 +340,10 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             target.repo,
             why.join("; ")
         );
-        inc.slack_ts = self.slack(target, None, &text, report).await;
+        let ts = self
+            .slack(target, inc.slack_ts.clone().as_deref(), &text, report)
+            .await;
+        inc.slack_ts = inc.slack_ts.or(ts);
         plane.incidents.insert(route.to_string(), inc);
         Ok(())
     }
@@ -332,8 +361,15 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         text: &str,
         report: &mut Report,
     ) {
-        inc.outcome = outcome.into();
-        inc.slack_ts = self.slack(target, None, text, report).await;
+        let outcome = outcome.into();
+        // A retry that fails the same way again says nothing new.
+        if inc.outcome != outcome {
+            let ts = self
+                .slack(target, inc.slack_ts.clone().as_deref(), text, report)
+                .await;
+            inc.slack_ts = inc.slack_ts.or(ts);
+        }
+        inc.outcome = outcome;
         plane.incidents.insert(route.to_string(), inc);
     }
 

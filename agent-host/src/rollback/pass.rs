@@ -202,8 +202,13 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                         .await?;
                 }
                 Signal::Ongoing { route, .. } => {
-                    if !plane.incidents.contains_key(&route) {
-                        // Opened before a restart lost the incident: handle it now.
+                    let retry = plane
+                        .incidents
+                        .get(&route)
+                        .is_some_and(|i| super::incident::is_retry(&i.outcome));
+                    if retry || !plane.incidents.contains_key(&route) {
+                        // Opened before a restart lost the incident, or stopped at a transient
+                        // failure: handle it (again) now.
                         let r = plane
                             .detector
                             .routes

@@ -450,6 +450,8 @@ impl GitHubServer {
                 "state": r.state.as_ref().and_then(|s| serde_json::to_value(s).ok())})).collect::<Vec<_>>(),
             "checks": checks.check_runs.iter().map(|c| serde_json::json!({"name": c.name, "completed": c.completed_at.is_some(),
                 "conclusion": c.conclusion})).collect::<Vec<_>>(),
+            "statuses": status.statuses.iter().map(|s| serde_json::json!({"context": s.context,
+                "state": format!("{:?}", s.state).to_lowercase()})).collect::<Vec<_>>(),
         });
         Ok(budget::with_hint(
             budget::text_with_data(out, data),

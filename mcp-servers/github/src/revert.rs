@@ -127,6 +127,10 @@ pub fn plan(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
     pub ranges: Vec<(usize, usize)>,
+    /// Not a conflict git would report, but a file where git's diff falls back to an
+    /// algorithm this merge does not reproduce exactly (long runs of identical lines): the
+    /// result could differ from `git revert`'s, so it is refused rather than guessed.
+    pub unproven: bool,
 }
 
 /// The revert of one file: the three-way merge of `head` (ours) and `parent` (theirs) with the
@@ -136,8 +140,12 @@ pub struct Conflict {
 /// default diff; otherwise the conflicting ranges.
 pub fn merge(commit: &str, head: &str, parent: &str) -> Result<String, Conflict> {
     let base = lines(commit);
-    let ours = hunks(&base, &lines(head));
-    let theirs = hunks(&base, &lines(parent));
+    let unproven = || Conflict {
+        ranges: Vec::new(),
+        unproven: true,
+    };
+    let ours = hunks(&base, &lines(head)).ok_or_else(unproven)?;
+    let theirs = hunks(&base, &lines(parent)).ok_or_else(unproven)?;
     let mut all: Vec<(bool, &Hunk)> = ours
         .iter()
         .map(|h| (true, h))
@@ -219,7 +227,10 @@ pub fn merge(commit: &str, head: &str, parent: &str) -> Result<String, Conflict>
     } else {
         ranges.sort_unstable();
         ranges.dedup();
-        Err(Conflict { ranges })
+        Err(Conflict {
+            ranges,
+            unproven: false,
+        })
     }
 }
 
@@ -245,9 +256,10 @@ impl Hunk {
     }
 }
 
-/// The hunks turning `base` into `side`, as git's merge sees them ([`crate::linediff`]).
-fn hunks(base: &[&str], side: &[&str]) -> Vec<Hunk> {
-    let (removed, added) = crate::linediff::changed_lines(base, side);
+/// The hunks turning `base` into `side`, as git's merge sees them ([`crate::linediff`]);
+/// `None` where that diff is not reproduced exactly.
+fn hunks(base: &[&str], side: &[&str]) -> Option<Vec<Hunk>> {
+    let (removed, added) = crate::linediff::changed_lines(base, side)?;
     let gone = |i: usize| removed.get(i).copied().unwrap_or(false);
     let new = |j: usize| added.get(j).copied().unwrap_or(false);
     let mut out = Vec::new();
@@ -277,7 +289,7 @@ fn hunks(base: &[&str], side: &[&str]) -> Vec<Hunk> {
             j += 1;
         }
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -370,7 +382,8 @@ mod tests {
         assert_eq!(
             merge(commit, "a\nBB\nc\nd\ne\nf\n", parent),
             Err(Conflict {
-                ranges: vec![(2, 2)]
+                ranges: vec![(2, 2)],
+                unproven: false,
             })
         );
         assert!(merge(commit, "a\nB\nC\nd\ne\nf\n", parent).is_err());
@@ -378,5 +391,15 @@ mod tests {
         assert_eq!(merge(commit, commit, parent).as_deref(), Ok(parent));
         // The same change made again later is one change.
         assert_eq!(merge(commit, parent, parent).as_deref(), Ok(parent));
+    }
+
+    #[test]
+    fn a_file_git_would_diff_with_its_fallback_is_refused_not_guessed() {
+        // An outsider's case: git reverts this with a conflict, a Myers guess merged it.
+        let x = "x\n".repeat(70);
+        let commit = format!("{x}P1\nP2\nP3\nP4\nP5\nx\nx\nQ1\nQ2\nQ3\nQ4\nQ5\n");
+        let head = format!("{x}R\nx\nx\nS\n");
+        let parent = format!("{x}P1\nP2\nP3\nP4\nP5\nx\nT\nx\nQ1\nQ2\nQ3\nQ4\nQ5\n");
+        assert!(matches!(merge(&commit, &head, &parent), Err(c) if c.unproven));
     }
 }

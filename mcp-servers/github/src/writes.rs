@@ -246,14 +246,46 @@ impl GitHubServer {
                 short(&commit.sha)
             )));
         }
+        // GitHub lists at most 300 files of a commit: past that the revert would be partial.
+        if changed.len() >= COMPARE_FILE_CAP {
+            return Err(ToolError::Conflict(format!(
+                "{} changes {} or more files, more than GitHub lists for one commit: a revert could miss some; revert with git locally",
+                short(&commit.sha),
+                COMPARE_FILE_CAP
+            )));
+        }
         let steps = revert::plan(&changed, &parent_files, &later_paths)
             .map_err(|r| ToolError::Conflict(r.to_string()))?;
+        let head_commit: GitCommit = self
+            .gh
+            .get(&format!("{}/git/commits/{head_sha}", repo.path()))
+            .await?;
+        // A merged file keeps the mode it has now (a later `chmod +x` stays), as git's does.
+        let head_modes: BTreeMap<String, String> =
+            if steps.iter().any(|s| matches!(s, Step::Merge { .. })) {
+                let t: Tree = self
+                    .gh
+                    .get(&format!(
+                        "{}/git/trees/{}?recursive=1",
+                        repo.path(),
+                        head_commit.tree.sha
+                    ))
+                    .await?;
+                t.tree
+                    .into_iter()
+                    .filter(|e| e.kind == "blob")
+                    .map(|e| (e.path, e.mode))
+                    .collect()
+            } else {
+                BTreeMap::new()
+            };
         let mut entries = Vec::new();
         let mut merged = Vec::new();
         for step in steps {
             match step {
                 Step::Entry(e) => entries.push(e),
                 Step::Merge { path, mode } => {
+                    let mode = head_modes.get(&path).cloned().unwrap_or(mode);
                     let sha = self
                         .merge_back(&repo, &path, &commit.sha, &head_sha, &parent)
                         .await?;
@@ -267,10 +299,6 @@ impl GitHubServer {
                 }
             }
         }
-        let head_commit: GitCommit = self
-            .gh
-            .get(&format!("{}/git/commits/{head_sha}", repo.path()))
-            .await?;
         let tree: Tree = self
             .gh
             .write(
@@ -357,6 +385,10 @@ impl GitHubServer {
                     .await?;
                 Ok(blob.sha)
             }
+            Err(conflict) if conflict.unproven => Err(ToolError::Conflict(format!(
+                "{path} has long runs of identical lines where git's merge diff falls back to an algorithm this revert does not reproduce exactly; rather than risk a result that differs from `git revert {}`, revert it with git locally",
+                short(reverted)
+            ))),
             Err(conflict) => {
                 let later = self.later_commits(repo, path, reverted, head).await;
                 let lines: Vec<String> = conflict

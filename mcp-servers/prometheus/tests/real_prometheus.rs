@@ -5,71 +5,14 @@
 //! No emulator: the real servers are the fixture.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sandbox::mcp_client::{Client, call, err, ok, stdio};
+use sandbox::prometheus::{Counters, Stack, exporter, start};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-prometheus");
-
-/// Counters the fake Kong serves: (namespace, route, code) -> count.
-type Counters = Arc<Mutex<Vec<(&'static str, &'static str, u16, u64)>>>;
-
-fn binary(names: &[&str]) -> String {
-    for n in names {
-        if let Ok(out) = std::process::Command::new("which").arg(n).output()
-            && out.status.success()
-        {
-            return String::from_utf8_lossy(&out.stdout).trim().to_string();
-        }
-    }
-    panic!(
-        "none of {names:?} is installed: `apt-get install prometheus prometheus-alertmanager` (.ci/run does)"
-    );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Serves `/metrics` in the Prometheus text format, as Kong's prometheus plugin does.
-async fn exporter(counters: Counters) -> SocketAddr {
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let c = counters.clone();
-            async move {
-                let mut body = String::from(
-                    "# HELP kong_http_requests_total HTTP status codes per consumer/service/route in Kong\n# TYPE kong_http_requests_total counter\n",
-                );
-                for (ns, route, code, n) in c.lock().unwrap().iter() {
-                    body.push_str(&format!(
-                        "kong_http_requests_total{{namespace=\"{ns}\",service=\"{route}\",route=\"{route}-route\",code=\"{code}\"}} {n}\n"
-                    ));
-                }
-                body
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    addr
-}
-
-struct Stack {
-    _dir: tempfile::TempDir,
-    _prometheus: tokio::process::Child,
-    _alertmanager: tokio::process::Child,
-    prometheus: String,
-    alertmanager: String,
-}
 
 const RULES: &str = r#"groups:
   - name: kong
@@ -87,80 +30,6 @@ const RULES: &str = r#"groups:
       - record: route:kong_requests:rate15s
         expr: sum by (namespace, route) (rate(kong_http_requests_total[15s]))
 "#;
-
-async fn start(exporter: SocketAddr) -> Stack {
-    let dir = tempfile::tempdir().unwrap();
-    let (pp, ap, cp) = (free_port(), free_port(), free_port());
-    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
-             rule_files: [rules.yml]\n\
-             alerting: {{alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{ap}']}}]}}]}}\n\
-             scrape_configs:\n  - job_name: kong\n    honor_labels: true\n    static_configs:\n      - targets: ['{exporter}']\n        labels: {{namespace: shop}}\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("alertmanager.yml"),
-        "route: {receiver: none, group_wait: 0s}\nreceivers: [{name: none}]\n",
-    )
-    .unwrap();
-    let am = tokio::process::Command::new(binary(&["prometheus-alertmanager", "alertmanager"]))
-        .args([
-            format!(
-                "--config.file={}",
-                dir.path().join("alertmanager.yml").display()
-            ),
-            format!("--storage.path={}", dir.path().join("am").display()),
-            format!("--web.listen-address=127.0.0.1:{ap}"),
-            format!("--cluster.listen-address=127.0.0.1:{cp}"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let prom = tokio::process::Command::new(binary(&["prometheus"]))
-        .current_dir(dir.path())
-        .args([
-            "--config.file=prometheus.yml".to_string(),
-            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{pp}"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stack = Stack {
-        _dir: dir,
-        _prometheus: prom,
-        _alertmanager: am,
-        prometheus: format!("http://127.0.0.1:{pp}"),
-        alertmanager: format!("http://127.0.0.1:{ap}"),
-    };
-    let http = reqwest::Client::new();
-    for url in [&stack.prometheus, &stack.alertmanager] {
-        let ready = format!("{url}/-/ready");
-        let mut up = false;
-        for _ in 0..100 {
-            if http
-                .get(&ready)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                up = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        assert!(up, "{url} did not become ready");
-    }
-    stack
-}
 
 async fn client(s: &Stack, scope: &str) -> Client {
     let mut cmd = tokio::process::Command::new(BIN);
@@ -194,7 +63,7 @@ async fn every_tool_against_real_prometheus_and_alertmanager() {
         ("shop", "payments", 200, 500),
         ("kube-system", "secret-admin", 200, 77),
     ]));
-    let stack = start(exporter(counters.clone()).await).await;
+    let stack = start(exporter(counters.clone()).await, RULES).await;
     let c = client(&stack, r#"namespace=~"shop|ci""#).await;
 
     let tools = c.list_all_tools().await.unwrap();

@@ -28,6 +28,14 @@ pub const DIGEST: &str = "registry.example.com/acme/shop@sha256:1f2e3d4c5b6a7988
 /// The username the AI votes as.
 pub const AI: &str = "system:serviceaccount:ai:ai-approver";
 
+/// A model that approves the seeded routine change (a tokio bump with green checks).
+pub fn approving_model() -> Script {
+    let rules = serde_json::json!({"rules": [{"reply": {"tool_calls": [{"name": "submit_answer",
+        "arguments": {"decision": "approve", "confidence": 0.92,
+            "reasons": ["tokio bump from dependabot, checks green"], "evidence": ["github.pull_get"]}}]}}]});
+    serde_json::from_value(rules).unwrap_or(Script { rules: Vec::new() })
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

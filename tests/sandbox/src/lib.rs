@@ -19,6 +19,7 @@ pub mod konnect;
 pub mod kube;
 pub mod mcp_client;
 pub mod model;
+pub mod prometheus;
 pub mod slack;
 pub mod tls;
 

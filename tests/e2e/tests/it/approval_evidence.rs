@@ -72,7 +72,7 @@ async fn evidence_from_the_cluster_and_the_repository() {
         allow: &allow,
     };
 
-    let e = evidence::gather(&tools, "ci", TASK).await.unwrap();
+    let e = evidence::gather(&tools, "ci", TASK, false).await.unwrap();
     let head = gh
         .state
         .with_repo("acme/shop", |r| r.resolve("main").unwrap())
@@ -105,6 +105,7 @@ async fn evidence_from_the_cluster_and_the_repository() {
         e.commit.as_ref(),
         e.pull.as_ref(),
         e.alerts.as_ref(),
+        e.firing.as_ref(),
         0,
     );
     assert_eq!(f.changed_paths, Some(vec!["Cargo.toml".to_string()]));

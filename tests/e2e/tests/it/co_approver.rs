@@ -17,16 +17,8 @@ rules:
   - {id: checks-green, description: "Checks green", action: reject, check: checks-green}
 "#;
 
-const APPROVES: &str = r#"
-rules:
-  - reply:
-      tool_calls:
-        - name: submit_answer
-          arguments: {decision: approve, confidence: 0.92, reasons: ["tokio bump from dependabot, checks green"], evidence: ["github.pull_get"]}
-"#;
-
 fn world_script() -> Script {
-    serde_saphyr::from_str(APPROVES).unwrap()
+    e2e::approval::approving_model()
 }
 
 fn user(name: &str) -> Value {

@@ -248,3 +248,28 @@ async fn dry_runs_simulate_the_detector_without_writing_its_state() {
     assert!(w.dir.path().join("state.json.dry-run").exists());
     assert!(w.rollback_pulls().unwrap().is_empty() && w.slack.state.posted().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_github_outage_is_retried_in_the_incident_thread_never_a_final_outcome() {
+    let w = World::start(|s| s, confirms).await.unwrap();
+    // GitHub's secondary rate limit for the next many requests (retry after two minutes).
+    w.github.state.secondary_limit(10_000, 120);
+    let state = StateFile::new(Some(w.dir.path().join("state.json")));
+    ticks(&w, &state, 5).await;
+    assert!(w.rollback_pulls().unwrap().is_empty());
+    let posted = w.slack.state.posted();
+    assert_eq!(posted.len(), 1, "one message, not one per tick: {posted:?}");
+    assert!(
+        posted[0].text.contains("could not be read") && posted[0].text.contains("retried"),
+        "{}",
+        posted[0].text
+    );
+    // GitHub is back: the next tick finishes the job, in the same thread.
+    w.github.state.secondary_limit(0, 0);
+    ticks(&w, &state, 1).await;
+    assert_eq!(w.rollback_pulls().unwrap().len(), 1);
+    let posted = w.slack.state.posted();
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert_eq!(posted[1].thread_ts.as_deref(), Some(posted[0].ts.as_str()));
+    assert!(posted[1].text.contains("/pull/"), "{}", posted[1].text);
+}
