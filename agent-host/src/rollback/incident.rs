@@ -202,6 +202,19 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 json!({"repo": target.repo, "state": "open", "head": branch}),
             )
             .await;
+        if open.is_error {
+            // Unknown whether a rollback PR is already open: reverting now could only fail on
+            // the existing branch or duplicate work. Retried next tick.
+            let text = format!(
+                "{summary} since {onset_text}. {} is the culprit ({}); GitHub failed while looking for an open rollback PR ({}); retried every tick while the errors last.",
+                short(&sha),
+                why.join("; "),
+                open.text.chars().take(300).collect::<String>()
+            );
+            self.alert(target, plane, route, inc, RETRY_REVERT, &text, report)
+                .await;
+            return Ok(());
+        }
         let existing = data(&open)
             .ok()
             .and_then(|d| d["pulls"].as_array()?.first().cloned());
