@@ -213,11 +213,18 @@ pub fn approval_context(
                         .and_then(go_duration_secs)
                 })
         })
-        .unwrap_or(3600);
+        // The gate's own default when the CustomRun names none; unreadable: unknown.
+        .or(custom_run.map(|_| 3600));
+    // manual-approval-gate does not persist `status.startTime` until the first vote: before
+    // that the task's creation is when its clock started.
     let start = status["startTime"]
         .as_str()
+        .or(task["metadata"]["creationTimestamp"].as_str())
         .and_then(|s| s.parse::<jiff::Timestamp>().ok());
-    let deadline = start.map(|s| s.as_second() + timeout_secs);
+    let deadline = match (start, timeout_secs) {
+        (Some(s), Some(t)) => Some(s.as_second().saturating_add(t)),
+        _ => None,
+    };
     let deadline_text = deadline
         .and_then(|d| jiff::Timestamp::from_second(d).ok())
         .map(|d| d.to_string());
@@ -284,5 +291,13 @@ mod tests {
         let ctx = approval_context(&task, Some(&cr), None, None, &[], Some("me"), now);
         assert_eq!(ctx["task"]["secondsLeft"], 3600);
         assert_eq!(ctx["ownApproverIndex"], 0);
+        // No startTime yet (the gate writes it at the first vote): the creation time counts.
+        let fresh = json!({"metadata": {"name": "t", "namespace": "ci", "creationTimestamp": "2026-01-01T00:30:00Z"},
+            "spec": {"approvers": [{"name": "me", "type": "User", "input": "pending"}]}, "status": {}});
+        let ctx = approval_context(&fresh, Some(&cr), None, None, &[], Some("me"), now);
+        assert_eq!(ctx["task"]["secondsLeft"], 5400);
+        // The CustomRun unreadable: the timeout, and so the deadline, is unknown.
+        let ctx = approval_context(&fresh, None, None, None, &[], Some("me"), now);
+        assert!(ctx["task"]["secondsLeft"].is_null());
     }
 }

@@ -250,11 +250,22 @@ impl World {
                 {"name": "image", "value": image}]},
             "status": {"startTime": now, "conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Running"}]},
         }))?;
+        // The gate's CustomRun, which owns the ApprovalTask of the same name and carries its
+        // timeout (without it the deadline is unknown and the AI stays out).
+        self.kube.cluster.create_raw(json!({
+            "apiVersion": "tekton.dev/v1beta1", "kind": "CustomRun",
+            "metadata": {"name": name, "namespace": "ci", "labels": {
+                "tekton.dev/pipeline": "build-and-deploy", "tekton.dev/pipelineRun": run,
+                "tekton.dev/pipelineTask": "approve-deploy"}},
+            "spec": {"customRef": {"apiVersion": "openshift-pipelines.org/v1alpha1", "kind": "ApprovalTask"},
+                "timeout": "1h0m0s"},
+            "status": {"startTime": now},
+        }))?;
         Ok(self.kube.cluster.create_raw(json!({
             "apiVersion": "openshift-pipelines.org/v1alpha1", "kind": "ApprovalTask",
             "metadata": {"name": name, "namespace": "ci", "labels": {
                 "tekton.dev/pipeline": "build-and-deploy", "tekton.dev/pipelineRun": run,
-                "tekton.dev/pipelineTask": "approve-deploy"}},
+                "tekton.dev/pipelineTask": "approve-deploy", "tekton.dev/customRun": name}},
             "spec": {"numberOfApprovalsRequired": required, "description": format!("Deploy {revision}"),
                 "approvers": entries},
             "status": {"state": "pending", "startTime": now},
