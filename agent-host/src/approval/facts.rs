@@ -119,7 +119,11 @@ pub fn facts(
         checks,
         open_alerts,
         authors,
-        firing: firing.map(firing_alerts),
+        // Alertmanager configured but unreadable: silences unknown, so the list is not the
+        // whole truth (it may also hold alerts this Prometheus lacks): unknown.
+        firing: firing
+            .filter(|d| d["alertmanager"] != "unreadable")
+            .map(firing_alerts),
         now,
     }
 }
@@ -140,7 +144,10 @@ fn firing_alerts(data: &Value) -> Vec<FiringAlert> {
                 .flatten()
                 .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
                 .collect(),
-            suppressed: a["alertmanager"]["state"] == "suppressed",
+            // Silenced by a person; an inhibition (another alert suppressing it) does not count.
+            suppressed: a["alertmanager"]["silenced_by"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty()),
         })
         .collect()
 }
@@ -232,5 +239,25 @@ mod tests {
         let bare = facts(&ctx(), Some(&commit), None, None, None, 0);
         assert_eq!((bare.checks, bare.open_alerts), (None, None));
         assert_eq!(bare.authors, Some(vec!["dependabot[bot]".to_string()]));
+    }
+
+    #[test]
+    fn firing_alerts_are_unknown_without_alertmanager_and_inhibitions_still_count() {
+        let data = |am: &str| {
+            serde_json::json!({"alertmanager": am, "alerts": [
+                {"name": "A", "state": "firing", "severity": "critical", "labels": {"namespace": "ci"},
+                 "alertmanager": {"state": "suppressed", "silenced_by": [], "inhibited_by": ["x"]}}]})
+        };
+        let unread = data("unreadable");
+        let f = facts(&ctx(), None, None, None, Some(&unread), 0);
+        assert_eq!(f.firing, None, "silences unknown: inconclusive");
+        let read = data("read");
+        let f = facts(&ctx(), None, None, None, Some(&read), 0);
+        let alerts = f.firing.unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert!(
+            !alerts[0].suppressed,
+            "an inhibition is not a person's silence"
+        );
     }
 }

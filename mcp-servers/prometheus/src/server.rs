@@ -368,6 +368,14 @@ impl PrometheusServer {
             _ => return Err(ToolError::invalid("state", "firing, pending or all")),
         };
         let v = self.prometheus.get("/api/v1/alerts", &[]).await?;
+        // Not Prometheus' answer (a proxy's `{}`): never read as "no alerts".
+        if v["status"] != "success" || !v["data"]["alerts"].is_array() {
+            return Err(ToolError::Upstream {
+                service: "prometheus",
+                status: 200,
+                message: "/api/v1/alerts answered without an alert list".into(),
+            });
+        }
         let admitted = |labels: &Value| {
             let get = |k: &str| labels.get(k).and_then(Value::as_str);
             self.scope.admits(get) && wanted.admits(get)
@@ -405,7 +413,7 @@ impl PrometheusServer {
                         }
                         if !merged && (state == "all" || state == "firing") {
                             rows.push(json!({"source": "alertmanager", "name": al["labels"]["alertname"],
-                                "state": if st == "active" { "firing" } else { st },
+                                "state": if matches!(st, "active" | "unprocessed") { "firing" } else { st },
                                 "severity": al["labels"]["severity"], "since": al["startsAt"],
                                 "labels": al["labels"], "annotations": al["annotations"],
                                 "alertmanager": {"state": st, "silenced_by": al["status"]["silencedBy"],
@@ -472,7 +480,12 @@ impl PrometheusServer {
         };
         Ok(budget::text_with_data(
             format!("{}{am_note}", untrusted("prometheus alerts", &body)),
-            json!({"alerts": rows, "state": state, "alertmanager": self.alertmanager.is_some() && am_note.is_empty()}),
+            json!({"alerts": rows, "state": state,
+            "alertmanager": match (&self.alertmanager, am_note.is_empty()) {
+                (None, _) => "absent",
+                (Some(_), true) => "read",
+                (Some(_), false) => "unreadable",
+            }}),
         ))
     }
 
@@ -489,8 +502,19 @@ impl PrometheusServer {
             .await?;
         let mut t = Table::new(["GROUP", "RULE", "TYPE", "HEALTH", "STATE", "LAST ERROR"]);
         let mut rows = Vec::new();
+        let mut hidden = 0;
         for g in v["data"]["groups"].as_array().into_iter().flatten() {
             for r in g["rules"].as_array().into_iter().flatten() {
+                // Under a scope, only rules whose own labels lie inside it: a rule's state and
+                // expression say what happens outside it.
+                if !self.scope.is_empty()
+                    && !self
+                        .scope
+                        .admits(|k| r["labels"].get(k).and_then(Value::as_str))
+                {
+                    hidden += 1;
+                    continue;
+                }
                 let health = r["health"].as_str().unwrap_or("unknown");
                 if a.unhealthy && health == "ok" {
                     continue;
@@ -514,11 +538,14 @@ impl PrometheusServer {
                 );
             }
         }
-        let body = if rows.is_empty() {
+        let mut body = if rows.is_empty() {
             "no rules match".to_string()
         } else {
             t.render()
         };
+        if hidden > 0 {
+            body.push_str(&format!("\n({hidden} rules outside the scope not shown)"));
+        }
         Ok(budget::text_with_data(
             untrusted("prometheus rules", &body),
             json!({"rules": rows}),
@@ -634,9 +661,35 @@ impl PrometheusServer {
                 ],
             )
             .await?;
+        // Under a scope, only metrics that have series inside it.
+        let visible: Option<Vec<String>> = match self.scope.selector("").map_err(scope_error)? {
+            None => None,
+            Some(sel) => {
+                let names = self
+                    .prometheus
+                    .get("/api/v1/label/__name__/values", &[("match[]", sel)])
+                    .await?;
+                Some(
+                    names["data"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect(),
+                )
+            }
+        };
         let mut t = Table::new(["METRIC", "TYPE", "UNIT", "HELP"]);
         let mut n = 0;
+        let mut shown = serde_json::Map::new();
         for (metric, entries) in v["data"].as_object().into_iter().flatten() {
+            if visible
+                .as_ref()
+                .is_some_and(|names| !names.contains(metric))
+            {
+                continue;
+            }
+            shown.insert(metric.clone(), entries.clone());
             if let Some(e) = entries.as_array().and_then(|e| e.first()) {
                 n += 1;
                 t.row([
@@ -654,7 +707,7 @@ impl PrometheusServer {
         };
         Ok(budget::text_with_data(
             untrusted("prometheus metadata", &body),
-            json!({"metrics": v["data"]}),
+            json!({"metrics": shown}),
         ))
     }
 }
