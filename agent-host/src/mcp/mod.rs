@@ -47,6 +47,10 @@ pub trait Toolbox: Send + Sync {
     fn list(&self) -> impl Future<Output = Vec<ToolSpec>> + Send;
     /// Calls a tool by its namespaced name.
     fn call(&self, name: &str, args: Value) -> impl Future<Output = ToolOutcome> + Send;
+    /// One offered tool by name (by default looked up in [`Toolbox::list`]).
+    fn spec(&self, name: &str) -> impl Future<Output = Option<ToolSpec>> + Send {
+        async move { self.list().await.into_iter().find(|t| t.name == name) }
+    }
 }
 
 /// The tools a flow's model may use: exact `server.tool` names or `server.*` patterns, and
@@ -102,6 +106,10 @@ impl Toolbox for Pool {
     async fn call(&self, name: &str, args: Value) -> ToolOutcome {
         Pool::call(self, name, args).await
     }
+
+    async fn spec(&self, name: &str) -> Option<ToolSpec> {
+        self.tool(name).await
+    }
 }
 
 impl<T: Toolbox> Toolbox for std::sync::Arc<T> {
@@ -111,6 +119,10 @@ impl<T: Toolbox> Toolbox for std::sync::Arc<T> {
 
     async fn call(&self, name: &str, args: Value) -> ToolOutcome {
         self.as_ref().call(name, args).await
+    }
+
+    async fn spec(&self, name: &str) -> Option<ToolSpec> {
+        self.as_ref().spec(name).await
     }
 }
 
@@ -130,10 +142,9 @@ impl<T: Toolbox> Toolbox for Scoped<'_, T> {
         let offered = self.allow.matches(name)
             && self
                 .pool
-                .list()
+                .spec(name)
                 .await
-                .iter()
-                .any(|t| t.name == name && self.allow.allows(t));
+                .is_some_and(|t| self.allow.allows(&t));
         if !offered {
             return ToolOutcome::error(format!(
                 "tool `{name}` is not available in this flow; use only the tools you were given"

@@ -213,28 +213,45 @@ impl Pool {
     pub async fn tools(&self) -> Vec<ToolSpec> {
         let mut out = Vec::new();
         for slot in &self.slots {
-            let listed = self
-                .with_session(slot, async |s: &Session| Ok(s.tools.clone()))
-                .await;
-            match listed {
-                Ok(tools) => out.extend(tools.into_iter().map(|t| {
-                    ToolSpec {
-                        name: format!("{}.{}", slot.spec.name, t.name),
-                        description: t.description.map(|d| d.to_string()).unwrap_or_default(),
-                        schema: Value::Object((*t.input_schema).clone()),
-                        read_only: t
-                            .annotations
-                            .as_ref()
-                            .and_then(|a| a.read_only_hint)
-                            .unwrap_or(false),
-                    }
-                })),
-                Err(e) => {
-                    tracing::warn!(server = %slot.spec.name, error = %e, "server unavailable; its tools are not offered")
-                }
-            }
+            out.extend(self.tools_of(slot).await);
         }
         out
+    }
+
+    /// The tool `server.tool`, asking only its own server.
+    pub async fn tool(&self, name: &str) -> Option<ToolSpec> {
+        let (server, _) = name.split_once('.')?;
+        let slot = self.slots.iter().find(|s| s.spec.name == server)?;
+        self.tools_of(slot)
+            .await
+            .into_iter()
+            .find(|t| t.name == name)
+    }
+
+    /// One server's tools, namespaced; none when it is unavailable.
+    async fn tools_of(&self, slot: &Slot) -> Vec<ToolSpec> {
+        let listed = self
+            .with_session(slot, async |s: &Session| Ok(s.tools.clone()))
+            .await;
+        match listed {
+            Ok(tools) => tools
+                .into_iter()
+                .map(|t| ToolSpec {
+                    name: format!("{}.{}", slot.spec.name, t.name),
+                    description: t.description.map(|d| d.to_string()).unwrap_or_default(),
+                    schema: Value::Object((*t.input_schema).clone()),
+                    read_only: t
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.read_only_hint)
+                        .unwrap_or(false),
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(server = %slot.spec.name, error = %e, "server unavailable; its tools are not offered");
+                Vec::new()
+            }
+        }
     }
 
     /// Calls `server.tool`.

@@ -114,6 +114,11 @@ impl Scope {
             .all(|m| m.is_match(label(&m.name).unwrap_or("")))
     }
 
+    /// [`Scope::admits`] for a JSON label object (`{"namespace": "ci", ...}`).
+    pub fn admits_labels(&self, labels: &serde_json::Value) -> bool {
+        self.admits(|k| labels.get(k).and_then(serde_json::Value::as_str))
+    }
+
     fn inject(&self, expr: &mut Expr) -> Result<(), ScopeError> {
         match expr {
             Expr::VectorSelector(vs) => {

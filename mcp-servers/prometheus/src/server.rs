@@ -376,10 +376,8 @@ impl PrometheusServer {
                 message: "/api/v1/alerts answered without an alert list".into(),
             });
         }
-        let admitted = |labels: &Value| {
-            let get = |k: &str| labels.get(k).and_then(Value::as_str);
-            self.scope.admits(get) && wanted.admits(get)
-        };
+        let admitted =
+            |labels: &Value| self.scope.admits_labels(labels) && wanted.admits_labels(labels);
         let mut rows = Vec::new();
         for al in v["data"]["alerts"].as_array().into_iter().flatten() {
             let st = al["state"].as_str().unwrap_or("");
@@ -507,11 +505,7 @@ impl PrometheusServer {
             for r in g["rules"].as_array().into_iter().flatten() {
                 // Under a scope, only rules whose own labels lie inside it: a rule's state and
                 // expression say what happens outside it.
-                if !self.scope.is_empty()
-                    && !self
-                        .scope
-                        .admits(|k| r["labels"].get(k).and_then(Value::as_str))
-                {
+                if !self.scope.is_empty() && !self.scope.admits_labels(&r["labels"]) {
                     hidden += 1;
                     continue;
                 }
@@ -525,12 +519,7 @@ impl PrometheusServer {
                     r["type"].as_str().unwrap_or("").to_string(),
                     health.to_string(),
                     r["state"].as_str().unwrap_or("-").to_string(),
-                    r["lastError"]
-                        .as_str()
-                        .unwrap_or("")
-                        .chars()
-                        .take(120)
-                        .collect(),
+                    cell(&r["lastError"], 120),
                 ]);
                 rows.push(
                     json!({"group": g["name"], "name": r["name"], "type": r["type"],
@@ -538,16 +527,11 @@ impl PrometheusServer {
                 );
             }
         }
-        let mut body = if rows.is_empty() {
-            "no rules match".to_string()
-        } else {
-            t.render()
-        };
-        if hidden > 0 {
-            body.push_str(&format!("\n({hidden} rules outside the scope not shown)"));
-        }
         Ok(budget::text_with_data(
-            untrusted("prometheus rules", &body),
+            untrusted(
+                "prometheus rules",
+                &listing("rules", &t, rows.is_empty(), hidden),
+            ),
             json!({"rules": rows}),
         ))
     }
@@ -562,7 +546,7 @@ impl PrometheusServer {
         let mut hidden = 0;
         for tg in v["data"]["activeTargets"].as_array().into_iter().flatten() {
             let labels = &tg["labels"];
-            if !self.scope.admits(|k| labels.get(k).and_then(Value::as_str)) {
+            if !self.scope.admits_labels(labels) {
                 hidden += 1;
                 continue;
             }
@@ -574,34 +558,19 @@ impl PrometheusServer {
                 labels["job"].as_str().unwrap_or("").to_string(),
                 labels["instance"].as_str().unwrap_or("").to_string(),
                 health.to_string(),
-                tg["lastScrape"]
-                    .as_str()
-                    .unwrap_or("")
-                    .chars()
-                    .take(19)
-                    .collect(),
-                tg["lastError"]
-                    .as_str()
-                    .unwrap_or("")
-                    .chars()
-                    .take(120)
-                    .collect(),
+                cell(&tg["lastScrape"], 19),
+                cell(&tg["lastError"], 120),
             ]);
             rows.push(
                 json!({"job": labels["job"], "instance": labels["instance"], "health": health,
                 "last_error": tg["lastError"]}),
             );
         }
-        let mut body = if rows.is_empty() {
-            "no targets match".to_string()
-        } else {
-            t.render()
-        };
-        if hidden > 0 {
-            body.push_str(&format!("\n({hidden} targets outside the scope not shown)"));
-        }
         Ok(budget::text_with_data(
-            untrusted("prometheus targets", &body),
+            untrusted(
+                "prometheus targets",
+                &listing("targets", &t, rows.is_empty(), hidden),
+            ),
             json!({"targets": rows}),
         ))
     }
@@ -696,7 +665,7 @@ impl PrometheusServer {
                     metric.clone(),
                     e["type"].as_str().unwrap_or("").to_string(),
                     e["unit"].as_str().unwrap_or("").to_string(),
-                    e["help"].as_str().unwrap_or("").chars().take(160).collect(),
+                    cell(&e["help"], 160),
                 ]);
             }
         }
@@ -710,6 +679,24 @@ impl PrometheusServer {
             json!({"metrics": shown}),
         ))
     }
+}
+
+/// A table of `kind`, or "no KIND match", and how many the scope hid.
+fn listing(kind: &str, t: &Table, empty: bool, hidden: usize) -> String {
+    let mut body = if empty {
+        format!("no {kind} match")
+    } else {
+        t.render()
+    };
+    if hidden > 0 {
+        body.push_str(&format!("\n({hidden} {kind} outside the scope not shown)"));
+    }
+    body
+}
+
+/// A string field as a table cell of at most `max` characters.
+fn cell(v: &Value, max: usize) -> String {
+    v.as_str().unwrap_or("").chars().take(max).collect()
 }
 
 /// " in the scope {..}" when either matcher list is set.

@@ -31,6 +31,13 @@ const RULES: &str = r#"groups:
         annotations: {description: "orders answers 503"}
 "#;
 
+fn decided(r: Review) -> agent_host::approval::store::Record {
+    match r {
+        Review::Decided { record, .. } => record,
+        other => panic!("expected a decision, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_critical_alert_in_the_namespace_holds_the_vote_until_it_resolves() {
     let w = World::start(e2e::approval::approving_model(), POLICY)
@@ -84,9 +91,7 @@ async fn a_critical_alert_in_the_namespace_holds_the_vote_until_it_resolves() {
     let t = w
         .create_task("hot", &head, DIGEST, &["alice", AI], 2)
         .unwrap();
-    let Review::Decided { record, .. } = approver.review(&t).await.unwrap() else {
-        panic!("expected a decision")
-    };
+    let record = decided(approver.review(&t).await.unwrap());
     assert_eq!(record.action, "abstain", "{record:?}");
     assert!(
         record.reason.contains("calm") && record.reason.contains("OrdersFailing"),
@@ -104,9 +109,7 @@ async fn a_critical_alert_in_the_namespace_holds_the_vote_until_it_resolves() {
     let t = w
         .create_task("calm", &head, DIGEST, &["alice", AI], 2)
         .unwrap();
-    let Review::Decided { record, .. } = approver.review(&t).await.unwrap() else {
-        panic!("expected a decision")
-    };
+    let record = decided(approver.review(&t).await.unwrap());
     assert_eq!(record.action, "approve", "{record:?}");
 
     // Prometheus gone: the rule is inconclusive, a human decides (never a reject).
@@ -114,9 +117,7 @@ async fn a_critical_alert_in_the_namespace_holds_the_vote_until_it_resolves() {
     let t = w
         .create_task("blind", &head, DIGEST, &["alice", AI], 2)
         .unwrap();
-    let Review::Decided { record, .. } = approver.review(&t).await.unwrap() else {
-        panic!("expected a decision")
-    };
+    let record = decided(approver.review(&t).await.unwrap());
     assert_eq!(record.action, "abstain", "{record:?}");
     assert!(
         record.reason.contains("firing alerts are unknown"),
