@@ -365,6 +365,13 @@ impl Config {
                     .map_err(|e| err(format!("flow {name}: {}: {e}", p.display())))?;
             }
         }
+        for t in cfg.rollback.iter().flat_map(|r| &r.targets) {
+            if t.source == crate::rollback::signal::Source::Prometheus {
+                t.prometheus
+                    .validate()
+                    .map_err(|e| err(format!("rollback target {}: {e}", t.control_plane)))?;
+            }
+        }
         if let Some(r) = cfg.rollback.as_mut()
             && let Some(f) = &r.state_file
             && f.is_relative()

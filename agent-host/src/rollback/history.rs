@@ -23,57 +23,19 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         target: &Target,
         route: &str,
     ) -> Result<(Onset, f64, i64), String> {
-        let (buckets, step) = self.series(target, route, "1h", "minutely", 60).await?;
+        let (buckets, step) = self.series(target, route, false).await?;
         let limits = &self.settings.limits;
         match first_failing(&buckets, step, limits) {
             Some((onset, before)) if buckets.first().is_none_or(|b| b.0 < onset.start) => {
                 Ok((onset, before, step))
             }
             _ => {
-                let (coarse, step) = self
-                    .series(target, route, "6h", "fiveMinutely", 300)
-                    .await?;
+                let (coarse, step) = self.series(target, route, true).await?;
                 first_failing(&coarse, step, limits)
                     .map(|(o, b)| (o, b, step))
                     .ok_or_else(|| "no failing minute in the last 6 hours".to_string())
             }
         }
-    }
-
-    /// `(start, requests, errors)` per bucket of `route`, oldest first, and the bucket size.
-    async fn series(
-        &self,
-        target: &Target,
-        route: &str,
-        window: &str,
-        granularity: &str,
-        step: i64,
-    ) -> Result<(Vec<(i64, u64, u64)>, i64), String> {
-        let out = self
-            .tools
-            .call(
-                "konnect.traffic_health",
-                json!({"control_plane": target.control_plane, "route": route, "series": true,
-                    "window": window, "granularity": granularity}),
-            )
-            .await;
-        let d = data(&out)?;
-        let with_4xx = self.settings.limits.include_4xx;
-        let buckets = d["buckets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|b| {
-                let errors = b["errors_5xx"].as_u64()?
-                    + if with_4xx {
-                        b["errors_4xx"].as_u64()?
-                    } else {
-                        0
-                    };
-                Some((ts(&b["time"])?, b["requests"].as_u64()?, errors))
-            })
-            .collect();
-        Ok((buckets, step))
     }
 
     /// The config commits of the lookback window, with when each went live and what it touched.

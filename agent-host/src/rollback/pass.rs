@@ -1,13 +1,13 @@
-//! One detection pass over one watched control plane, through the MCP servers only: Konnect for
-//! the numbers, GitHub for the config history, the revert and the pull request, Slack for
+//! One detection pass over one watched control plane, through the MCP servers only: Konnect or
+//! Prometheus for the numbers ([`super::signal`]), GitHub for the config history, the revert and the pull request, Slack for
 //! people. Code decides whether there is an incident and which commit is to blame; the model
 //! (read-only tools) only confirms and explains. Every write is host code and skipped in dry
 //! runs.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::detector::{self, Limits, Sample, Signal};
+use super::detector::{self, Limits, Signal};
 use super::state::FlowState;
 use crate::audit::{AuditLog, Metrics};
 use crate::clock::Clock;
@@ -31,6 +31,13 @@ pub struct Target {
     pub path: String,
     #[serde(default)]
     pub slack_channel: Option<String>,
+    /// Where the traffic numbers come from (default Konnect; `control_plane` then only names
+    /// the target for Prometheus).
+    #[serde(default)]
+    pub source: super::signal::Source,
+    /// How the Prometheus source reads its counter.
+    #[serde(default)]
+    pub prometheus: super::signal::PromSignal,
 }
 
 fn default_branch() -> String {
@@ -136,34 +143,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             .planes
             .entry(target.control_plane.clone())
             .or_default();
-        let window = match (
-            jiff::Timestamp::from_second(now - self.settings.window_secs.max(1)),
-            jiff::Timestamp::from_second(now),
-        ) {
-            (Ok(s), Ok(e)) => format!("{s}/{e}"),
-            _ => "15m".to_string(),
-        };
-        let out = self
-            .tools
-            .call(
-                "konnect.traffic_health",
-                json!({"control_plane": target.control_plane, "by": "route",
-                    "window": window, "include_4xx": self.settings.limits.include_4xx}),
-            )
-            .await;
-        let samples: Result<Vec<Sample>, String> = data(&out).map(|d| {
-            d["rows"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|r| Sample {
-                    route: r["name"].as_str().unwrap_or_default().to_string(),
-                    requests: r["requests"].as_u64().unwrap_or(0),
-                    errors_5xx: r["errors_5xx"].as_u64().unwrap_or(0),
-                    errors_4xx: r["errors_4xx"].as_u64().unwrap_or(0),
-                })
-                .collect()
-        });
+        let samples = self.measure(target, now).await;
         let signals = detector::observe(
             &mut plane.detector,
             &self.settings.limits,
@@ -266,7 +246,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 }
                 Signal::Inconclusive { errors, last } => {
                     report.actions.push(format!(
-                        "inconclusive: {errors} Konnect queries failed in a row ({last}); no incident is opened on missing data"
+                        "inconclusive: {errors} traffic queries failed in a row ({last}); no incident is opened on missing data"
                     ));
                 }
             }

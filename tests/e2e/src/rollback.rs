@@ -164,6 +164,11 @@ impl World {
             .ok_or_else(|| "could not commit to acme/kong-config".into())
     }
 
+    /// Hosts one more server (e.g. mcp-prometheus) in the world's pool as `name`.
+    pub fn add_server(&mut self, name: &str, hosted: Hosted) {
+        self.hosted.push((name.to_string(), hosted));
+    }
+
     /// The agent host's pool over the three servers.
     pub fn pool(&self) -> Pool {
         let servers: Vec<(&str, &Hosted)> =
@@ -179,6 +184,8 @@ impl World {
             branch: "main".into(),
             path: "kong.yaml".into(),
             slack_channel: Some("#platform-alerts".into()),
+            source: Default::default(),
+            prometheus: Default::default(),
         }
     }
 
@@ -273,6 +280,16 @@ impl World {
         model: M,
         dry_run: bool,
     ) -> Result<Rollback<M, Pool, ScenarioClock>, Boxed> {
+        self.flow_on(model, dry_run, ScenarioClock(self.konnect.state.clone()))
+    }
+
+    /// [`World::flow_with`] on another clock (the system's, beside a real Prometheus).
+    pub fn flow_on<M: agent_host::model::Model, C: Clock>(
+        &self,
+        model: M,
+        dry_run: bool,
+        clock: C,
+    ) -> Result<Rollback<M, Pool, C>, Boxed> {
         let cfg = Config::load(&root().join("examples/agent-host.yaml"))?;
         let r = cfg
             .rollback
@@ -287,7 +304,7 @@ impl World {
                 Default::default(),
             ),
             metrics: Arc::new(Metrics::default()),
-            clock: ScenarioClock(self.konnect.state.clone()),
+            clock,
             settings: Settings {
                 limits: Limits { ..r.detector },
                 window_secs: r.window_secs,

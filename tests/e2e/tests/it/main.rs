@@ -10,4 +10,5 @@ mod co_approver;
 mod examples;
 mod real_llm;
 mod rollback_flow;
+mod rollback_prometheus;
 mod rollback_reverts;
