@@ -6,27 +6,21 @@ use std::path::PathBuf;
 
 use minijinja::{Environment, Value};
 
-/// Characters that hide text from humans but not from models.
-const INVISIBLE: &[char] = &[
-    '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{00ad}', '\u{202e}', '\u{202d}',
-];
-
 /// Default cap of one fenced block, in characters.
 pub const DEFAULT_FENCE_CHARS: usize = 4000;
 
 /// Cleans and fences untrusted `text` labelled `source`, keeping at most `max` characters.
 pub fn fence(source: &str, text: &str, max: usize) -> String {
-    let mut clean = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("<!--") {
-        clean.push_str(&rest[..start]);
-        rest = match rest[start..].find("-->") {
-            Some(end) => &rest[start + end + 3..],
-            None => "",
-        };
+    // Invisible characters first (they could hide a comment's delimiters), then comments,
+    // until none is left (`<!<!--x-->-- y -->` must not leave a fresh one).
+    let mut clean = mcp_runtime::fence::clean(text);
+    while let Some(start) = clean.find("<!--") {
+        let end = clean
+            .get(start..)
+            .and_then(|r| r.find("-->"))
+            .map_or(clean.len(), |e| start + e + 3);
+        clean.replace_range(start..end, "");
     }
-    clean.push_str(rest);
-    let clean: String = clean.chars().filter(|c| !INVISIBLE.contains(c)).collect();
     let total = clean.chars().count();
     let mut kept: String = clean.chars().take(max).collect();
     if total > max {
