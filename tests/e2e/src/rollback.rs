@@ -250,6 +250,19 @@ impl World {
         Ok((w, sha, now))
     }
 
+    /// Whether `head`'s decK file is exactly that of `sha`'s parent (the commit reverted, no
+    /// more, no less).
+    pub fn reverts_exactly(&self, sha: &str, head: &str) -> bool {
+        self.github
+            .state
+            .with_repo("acme/kong-config", |r| {
+                let parent = r.odb.commit(sha)?.parents.first()?.clone();
+                Some(r.files_at(head).get("kong.yaml") == r.files_at(&parent).get("kong.yaml"))
+            })
+            .flatten()
+            .unwrap_or(false)
+    }
+
     /// Whether the "Recovered" message replies in the thread of the incident's first message.
     pub fn recovery_is_a_thread_reply(&self) -> bool {
         let posted = self.slack.state.posted();
