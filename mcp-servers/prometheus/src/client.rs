@@ -57,7 +57,10 @@ pub struct ClientError {
 
 /// One upstream (Prometheus or Alertmanager).
 pub struct Upstream {
-    http: reqwest::Client,
+    /// Built on first use: loading the system's CA bundle costs milliseconds that only the
+    /// first upstream call needs, so the server answers `initialize` without it.
+    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    timeout: Duration,
     base: String,
     auth: Auth,
     service: &'static str,
@@ -72,21 +75,38 @@ impl Upstream {
         auth: Auth,
         timeout: Duration,
     ) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(timeout + Duration::from_secs(5))
-            .user_agent(concat!("mcp-prometheus/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError {
+        let base = base.trim_end_matches('/').to_string();
+        if reqwest::Url::parse(&base).is_err() {
+            return Err(ClientError {
                 service,
-                message: e.to_string(),
-            })?;
+                message: format!("{base:?} is not an absolute URL"),
+            });
+        }
         Ok(Self {
-            http,
-            base: base.trim_end_matches('/').to_string(),
+            http: std::sync::OnceLock::new(),
+            timeout,
+            base,
             auth,
             service,
         })
+    }
+
+    /// The HTTP client, built once on first use.
+    fn http(&self) -> Result<&reqwest::Client, ToolError> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .timeout(self.timeout + Duration::from_secs(5))
+                    .user_agent(concat!("mcp-prometheus/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|message| ToolError::Unreachable {
+                service: self.service,
+                message: format!("the HTTP client could not be built: {message}"),
+            })
     }
 
     /// GET `path` with query pairs (empty values dropped).
@@ -96,7 +116,7 @@ impl Upstream {
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| (*k, v.as_str()))
             .collect();
-        let req = self.http.get(format!("{}{path}", self.base)).query(&q);
+        let req = self.http()?.get(format!("{}{path}", self.base)).query(&q);
         self.send(req, path).await
     }
 
@@ -107,7 +127,7 @@ impl Upstream {
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| (*k, v.as_str()))
             .collect();
-        let req = self.http.post(format!("{}{path}", self.base)).form(&f);
+        let req = self.http()?.post(format!("{}{path}", self.base)).form(&f);
         self.send(req, path).await
     }
 

@@ -34,6 +34,21 @@ struct Args {
     /// Runs of the agent host's fixed scenario.
     #[arg(long, default_value_t = 50)]
     host_runs: usize,
+    /// A peer Prometheus MCP server to measure in the same run against the same real
+    /// Prometheus, e.g. the `prometheus-mcp-server` entry point of PyPI's package of that name
+    /// (`pip install prometheus-mcp-server` into a venv; never installed by CI).
+    #[arg(long)]
+    peer_prometheus: Option<PathBuf>,
+}
+
+/// One server to measure: how to start it and which cheap call times it.
+#[derive(Clone)]
+struct Target {
+    name: String,
+    bin: PathBuf,
+    env: Vec<(String, String)>,
+    tool: String,
+    args: Value,
 }
 
 struct Session {
@@ -89,17 +104,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-async fn run_once(
-    bin: &PathBuf,
-    env: &[(String, String)],
-    tool: &str,
-    args: Value,
-    calls: usize,
-    s: &mut Sample,
-) -> anyhow::Result<()> {
+async fn run_once(target: &Target, calls: usize, s: &mut Sample) -> anyhow::Result<()> {
+    let (bin, tool) = (&target.bin, target.tool.as_str());
     let started = Instant::now();
     let mut child = Command::new(bin)
-        .envs(env.iter().cloned())
+        .envs(target.env.iter().cloned())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -131,7 +140,7 @@ async fn run_once(
     for i in 0..calls {
         let id = 10 + i as u64;
         let t = Instant::now();
-        sess.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args}})).await?;
+        sess.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": target.args}})).await?;
         let r = sess.response(id).await?;
         if r["result"]["isError"] == true {
             bail!("{tool} failed: {}", r["result"]);
@@ -142,6 +151,16 @@ async fn run_once(
     drop(sess.stdin);
     let _ = tokio::time::timeout(Duration::from_secs(5), sess.child.wait()).await;
     Ok(())
+}
+
+/// Whether Debian's `prometheus` and `prometheus-alertmanager` are on the PATH.
+fn prometheus_installed() -> bool {
+    ["prometheus", "prometheus-alertmanager"].iter().all(|b| {
+        std::process::Command::new("which")
+            .arg(b)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
 
 #[tokio::main]
@@ -208,25 +227,74 @@ async fn main() -> anyhow::Result<()> {
             json!({"channel": "C0ALERTS", "limit": 5}),
         ),
     ];
+    let mut targets: Vec<Target> = servers
+        .iter()
+        .map(|(name, env, tool, targs)| Target {
+            name: name.to_string(),
+            bin: bin_dir.join(name),
+            env: env.clone(),
+            tool: tool.to_string(),
+            args: targs.clone(),
+        })
+        .collect();
+    // The real Prometheus, when installed (Debian's `prometheus`, as in CI): ours and the peer
+    // measured against the same instance in the same run.
+    let _prometheus = if prometheus_installed() {
+        let counters: sandbox::prometheus::Counters =
+            std::sync::Arc::new(std::sync::Mutex::new(vec![
+                ("shop", "orders", 200, 1000),
+                ("shop", "orders", 503, 3),
+            ]));
+        let stack = sandbox::prometheus::start(
+            sandbox::prometheus::exporter(counters).await,
+            "groups: []\n",
+        )
+        .await;
+        let env = vec![
+            ("PROMETHEUS_URL".to_string(), stack.prometheus.clone()),
+            ("ALERTMANAGER_URL".to_string(), stack.alertmanager.clone()),
+        ];
+        targets.push(Target {
+            name: "mcp-prometheus".into(),
+            bin: bin_dir.join("mcp-prometheus"),
+            env: env.clone(),
+            tool: "query".into(),
+            args: json!({"query": "up"}),
+        });
+        if let Some(peer) = &args.peer_prometheus {
+            targets.push(Target {
+                name: "prometheus-mcp-server (PyPI)".into(),
+                bin: peer.clone(),
+                env,
+                tool: "execute_query".into(),
+                args: json!({"query": "up"}),
+            });
+        }
+        Some(stack)
+    } else {
+        eprintln!("prometheus is not installed: mcp-prometheus and its peer are not measured");
+        None
+    };
     println!(
         "| server | init (median) | tools | tools/list bytes | bytes/tool | peak RSS (max) | tool call (median) |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for (name, env, tool, targs) in servers.iter().cloned() {
-        let bin = bin_dir.join(name);
+    for t in &targets {
         let mut s = Sample::default();
         for _ in 0..args.runs {
-            run_once(&bin, &env, tool, targs.clone(), args.calls, &mut s).await?;
+            run_once(t, args.calls, &mut s).await?;
         }
         let rss = s.rss_kib.iter().max().copied().unwrap_or(0);
         println!(
-            "| {name} | {:.1} ms | {} | {} | {} | {:.1} MB | {:.2} ms ({tool}) |",
+            "| {} | {:.1} ms | {} | {} | {} | {:.1} MB | {:.2} ms ({}) |",
+            t.name,
             median(s.init.clone()).as_secs_f64() * 1000.0,
             s.tools,
             s.tools_bytes,
             s.tools_bytes / s.tools.max(1),
             rss as f64 / 1024.0,
             median(s.call.clone()).as_secs_f64() * 1000.0,
+            t.tool,
         );
     }
     let specs = host::specs(
