@@ -57,11 +57,14 @@ impl AuditLog {
         self.path.as_deref()
     }
 
-    /// Appends one line (a flow's own record: decisions, feedback, incidents).
+    /// Appends one line (a flow's own record: decisions, feedback, incidents), redacted: the
+    /// log is read by people and exported as training data.
     pub fn write_value(&self, line: &serde_json::Value) -> Result<(), AuditError> {
         let Some(path) = &self.path else {
             return Ok(());
         };
+        let mut line = line.clone();
+        mcp_runtime::redact::redact_json(&mut line);
         let err = |source| AuditError {
             path: path.display().to_string(),
             source,

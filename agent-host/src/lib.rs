@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod config;
 pub mod mcp;
 pub mod model;
+pub mod outbound;
 pub mod prompt;
 pub mod rollback;
 pub mod serve;

@@ -279,7 +279,10 @@ async fn concurrent_calls_memo_and_a_typed_answer() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|m| m["role"] == "tool" && m["content"] == "echo: b")
+            .any(|m| m["role"] == "tool"
+                && m["content"]
+                    == "<untrusted-data source=\"result of fx.echo\">\necho: b\n</untrusted-data>"),
+        "every tool result reaches the model inside the host's fence"
     );
     assert!(rec.prompt_tokens > 0 && rec.completion_tokens > 0);
     h.cancel.cancel();

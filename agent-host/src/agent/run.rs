@@ -209,6 +209,9 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
         let answer_only = step == spec.max_steps || repaired;
         let mut req = json!({"model": "", "messages": rec.messages,
             "max_completion_tokens": spec.max_completion_tokens});
+        // Nothing reaches a model with a secret in it, whichever source wrote the prompt or a
+        // tool result (a server that is not ours, a task read through the API).
+        mcp_runtime::redact::redact_json(&mut req["messages"]);
         if let Some(t) = spec.temperature {
             req["temperature"] = json!(t);
         }
@@ -392,10 +395,15 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
                     out.text.len(),
                     spec.result_cap
                 )
-            } else if out.is_error {
-                format!("error: {}", out.text)
             } else {
-                out.text.clone()
+                // Every result is upstream text, whichever server sent it and whatever it
+                // fenced itself: the model reads it only inside a fence of the host's.
+                let what = if out.is_error {
+                    "error from"
+                } else {
+                    "result of"
+                };
+                crate::prompt::fence(&format!("{what} {name}"), &out.text, usize::MAX)
             };
             if !from_memo && !name.is_empty() && !args.is_null() {
                 memo.insert((name.clone(), args.to_string()), out.clone());

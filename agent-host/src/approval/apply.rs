@@ -201,7 +201,7 @@ pub async fn event(
         reason: Some(reason.into()),
         message: Some(format!(
             "{} ({applied}) [audit {}]",
-            patch::one_line(&rec.reason, 300),
+            crate::outbound::quote(&rec.reason, 300),
             rec.audit_id
         )),
         type_: Some(kind.into()),
@@ -233,7 +233,7 @@ pub async fn notify<T: Toolbox>(tools: &T, channel: &str, rec: &Record) -> Resul
         rec.namespace,
         rec.name,
         rec.action,
-        patch::one_line(&rec.reason, 300),
+        crate::outbound::quote(&rec.reason, 300),
         rec.pipeline,
         rec.audit_id
     );

@@ -15,6 +15,7 @@ pub mod glob;
 pub mod patch;
 pub mod policy;
 pub mod policy_file;
+pub mod prompt_context;
 pub mod review;
 pub mod store;
 pub mod verdict;

@@ -74,20 +74,13 @@ pub fn state(task: &Value) -> &str {
     task["status"]["state"].as_str().unwrap_or("pending")
 }
 
-/// One line, at most `max` characters: a vote message is read in `kubectl` output.
-pub fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= max {
-        return flat;
-    }
-    let mut cut: String = flat.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
-
-/// The vote message: a one-line reason and the audit id that holds the evidence.
+/// The vote message: a one-line reason (defused: the model wrote part of it) and the audit id
+/// that holds the evidence.
 pub fn message(reason: &str, audit_id: &str) -> String {
-    format!("AI: {} [audit {audit_id}]", one_line(reason, 180))
+    format!(
+        "AI: {} [audit {audit_id}]",
+        crate::outbound::quote(reason, 180)
+    )
 }
 
 /// The guarded patch that sets entry `index` (named `identity`) from pending to `input`, on

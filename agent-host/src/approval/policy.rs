@@ -255,6 +255,16 @@ fn evaluate(check: &Check, f: &Facts) -> Outcome {
                     .filter(|p| deny.iter().any(|g| glob::matches(g, p)))
                     .map(String::as_str)
                     .collect();
+                // A path with a token-like segment arrives redacted: what it was cannot be
+                // matched, so it cannot pass the rule either.
+                let redacted = paths
+                    .iter()
+                    .any(|p| p.contains(mcp_runtime::redact::REDACTED));
+                if hits.is_empty() && redacted {
+                    return Unknown(
+                        "a changed path was redacted (it holds a token-like segment), so it cannot be matched against the protected paths".into(),
+                    );
+                }
                 violated_if(!hits.is_empty(), || {
                     format!("changes protected paths: {}", hits.join(", "))
                 })
@@ -571,6 +581,19 @@ rules:
     }
 
     /// The README's truth table, cell by cell: rule action x outcome -> gate.
+    #[test]
+    fn a_redacted_path_cannot_pass_the_path_rule() {
+        let p = policy();
+        let mut f = facts();
+        f.changed_paths = Some(vec!["config/[REDACTED]/kong.yaml".into()]);
+        let findings = p.evaluate(&f);
+        let paths = findings.iter().find(|x| x.rule == "secrets");
+        assert!(
+            paths.is_some_and(|x| x.inconclusive && x.detail.contains("redacted")),
+            "{findings:?}"
+        );
+    }
+
     #[test]
     fn the_truth_table() {
         let one = |action: &str, checks: Option<Vec<(String, String)>>| {

@@ -14,7 +14,7 @@ use super::feedback::{self, DECISION, FEEDBACK};
 use super::policy::{Finding, Gate};
 use super::policy_file::{PolicyError, PolicyFile};
 use super::store::{Record, Store, StoreError};
-use super::{apply, facts, patch, verdict};
+use super::{apply, facts, patch, prompt_context, verdict};
 use crate::agent::{self, RunRecord, RunSpec};
 use crate::audit::{AuditLog, Metrics};
 use crate::clock::Clock;
@@ -328,24 +328,18 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         };
         let system = self.prompts.render(
             &flow.system_template,
-            minijinja::Value::from_serialize(
-                json!({"policy_summary": summary(gate), "mode": mode}),
-            ),
+            prompt_context::system(&summary(gate), mode),
         )?;
-        let evidence: Vec<Value> = ev
-            .texts
-            .iter()
-            .map(|(label, text)| json!({"label": label, "text": text}))
-            .collect();
         let user = self.prompts.render(
             &flow.user_template,
-            minijinja::Value::from_serialize(json!({
-                "namespace": t["namespace"], "name": t["name"], "pipeline": pipeline,
-                "received": view.received, "required": view.required,
-                "seconds_left": view.seconds_left,
-                "description": t["description_untrusted"].as_str().unwrap_or(""),
-                "evidence": evidence, "notes": ev.notes,
-            })),
+            prompt_context::task(
+                t["namespace"].as_str().unwrap_or_default(),
+                t["name"].as_str().unwrap_or_default(),
+                pipeline,
+                view,
+                t["description_untrusted"].as_str().unwrap_or(""),
+                ev,
+            ),
         )?;
         // Finish with time to spare before the task times out.
         let spare = (view.seconds_left - self.settings.limits.min_seconds_left / 2).max(1) as u64;
@@ -410,7 +404,7 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         match &self.settings.notify_channel {
             Some(channel) => match apply::notify(&self.tools, channel, rec).await {
                 Ok(()) => "noted; Slack told".into(),
-                Err(e) => format!("noted; Slack failed: {}", patch::one_line(&e, 200)),
+                Err(e) => format!("noted; Slack failed: {}", crate::outbound::quote(&e, 200)),
             },
             None => "noted".into(),
         }

@@ -111,7 +111,8 @@ impl Store {
     }
 
     fn object(rec: &Record) -> ConfigMap {
-        let text = serde_json::to_string_pretty(rec).unwrap_or_default();
+        let text =
+            mcp_runtime::redact::redact(&serde_json::to_string_pretty(rec).unwrap_or_default());
         ConfigMap {
             metadata: ObjectMeta {
                 name: Some(name_of(&rec.uid)),

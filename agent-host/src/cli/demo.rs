@@ -17,11 +17,11 @@ use serde_json::Value;
 
 use crate::agent::run::UsageSource;
 use crate::approval::apply::{approval_tasks, as_value};
-use crate::approval::patch::one_line;
 use crate::approval::review::Review;
 use crate::audit::Metrics;
 use crate::config::Config;
 use crate::mcp::{Pool, Toolbox};
+use crate::outbound::one_line;
 use crate::rollback::schedule;
 
 const EXAMPLE: &str = include_str!("../../../examples/agent-host.yaml");

@@ -28,6 +28,9 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Value>> {
 pub fn export(lines: &[Value], format: Format, out: &mut dyn Write) -> anyhow::Result<usize> {
     let records = feedback::export(lines, format);
     for r in &records {
+        // Redacted again: a log written before redaction existed, or edited by hand.
+        let mut r = r.clone();
+        mcp_runtime::redact::redact_json(&mut r);
         writeln!(out, "{r}")?;
     }
     Ok(records.len())

@@ -205,7 +205,7 @@ pub async fn main() -> anyhow::Result<()> {
         Command::Ask { flow, question } => {
             let f = cfg.flow(&flow)?;
             let prompts = cfg.prompts();
-            let ctx = minijinja::context! { question => question };
+            let ctx = minijinja::context! { question => crate::prompt::Untrusted::value(question.as_str()) };
             let spec = RunSpec {
                 flow: flow.clone(),
                 system: prompts.render(&f.system_template, ctx.clone())?,

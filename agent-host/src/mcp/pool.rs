@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mcp_runtime::redact::{redact, redact_json};
 use rmcp::model::{CallToolRequestParams, Tool};
 use rmcp::service::RunningService;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -262,11 +263,19 @@ impl Pool {
         let Some(slot) = self.slots.iter().find(|s| s.spec.name == server) else {
             return ToolOutcome::error(format!("unknown tool `{name}`"));
         };
-        let arguments = match args {
+        let mut arguments = match args {
             Value::Object(m) => m,
             Value::Null => Default::default(),
             _ => return ToolOutcome::error("tool arguments must be a JSON object"),
         };
+        // Whatever built them, the strings a write sends where people read them (a PR body, a
+        // Slack post) carry no secret: every write's arguments are redacted here, the one
+        // path to the servers. An unknown tool counts as a write.
+        if !self.tool(name).await.is_some_and(|t| t.read_only) {
+            for v in arguments.values_mut() {
+                redact_json(v);
+            }
+        }
         let tool = tool.to_string();
         let result = self
             .with_session(slot, async |s: &Session| {
@@ -281,19 +290,25 @@ impl Pool {
             })
             .await;
         match result {
+            // Redacted again on arrival: a server that is not ours may not redact at all.
             Ok(Ok(r)) => ToolOutcome {
-                text: r
-                    .content
-                    .iter()
-                    .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                text: redact(
+                    &r.content
+                        .iter()
+                        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
                 is_error: r.is_error == Some(true),
-                data: r.structured_content,
+                data: r.structured_content.map(|mut d| {
+                    redact_json(&mut d);
+                    d
+                }),
             },
-            Ok(Err(msg)) => ToolOutcome::error(msg),
+            Ok(Err(msg)) => ToolOutcome::error(redact(&msg)),
             Err(e) => ToolOutcome::error(format!(
-                "{e}. Do not retry this call in this run; continue with the evidence you have"
+                "{}. Do not retry this call in this run; continue with the evidence you have",
+                redact(&e)
             )),
         }
     }

@@ -12,7 +12,8 @@ use crate::agent::{self, Outcome, RunSpec};
 use crate::clock::Clock;
 use crate::mcp::{Scoped, Toolbox};
 use crate::model::Model;
-use crate::prompt::PromptError;
+use crate::outbound;
+use crate::prompt::{PromptError, Untrusted};
 
 /// Outcomes after a transient failure: the incident is handled again on the next tick.
 const RETRY_ONSET: &str = "retry: the onset query failed";
@@ -44,8 +45,11 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             outcome: prior.map(|p| p.outcome).unwrap_or_default(),
             ..Incident::default()
         };
+        // Route names, errors, commit texts and the model's words are foreign: they reach
+        // people only through `outbound` (redacted, no mentions, no code-fence break-out).
         let summary = format!(
-            "`{route}` on {} answers {:.0}% errors ({requests} requests in the last {} s)",
+            "`{}` on {} answers {:.0}% errors ({requests} requests in the last {} s)",
+            outbound::quote(route, 120),
             target.control_plane,
             ratio * 100.0,
             self.settings.window_secs
@@ -53,6 +57,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         let (onset, before, step) = match self.onset(target, route).await {
             Ok(o) => o,
             Err(e) => {
+                let e = outbound::quote(&e.to_string(), 300);
                 let text = format!(
                     "{summary}. The onset could not be found ({e}); no rollback yet, retried every tick while the errors last."
                 );
@@ -77,6 +82,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         let candidates = match self.candidates(target, now, &mut notes).await {
             Ok(c) => c,
             Err(e) => {
+                let e = outbound::quote(&e.to_string(), 300);
                 let text = format!(
                     "{summary} since {onset_text}. The config history could not be read ({e}); no rollback yet, retried every tick while the errors last."
                 );
@@ -116,7 +122,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             Verdict::NoCulprit { why } => {
                 let text = format!(
                     "{summary} since {onset_text}. No config change explains it: {}. No rollback opened.",
-                    why.join("; ")
+                    outbound::quote(&why.join("; "), 600)
                 );
                 self.alert(
                     target,
@@ -136,16 +142,19 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             .find(|(c, _)| c.sha == sha)
             .map(|(_, t)| t.clone())
             .unwrap_or_default();
+        let why_text = outbound::quote(&why.join("; "), 600);
         // The model confirms and explains; it cannot pick a commit code ruled out.
         let (confirmed, explanation) = self
             .ask_model(
                 target,
-                route,
-                &summary,
-                &onset_text,
-                &sha,
-                &why,
-                &commit_text,
+                &Suspect {
+                    route,
+                    summary: &summary,
+                    onset: &onset_text,
+                    sha: &sha,
+                    why: &why,
+                    commit_text: &commit_text,
+                },
                 report,
             )
             .await?;
@@ -154,8 +163,8 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             let text = format!(
                 "{summary} since {onset_text}. Code suspects {} ({}), but the review did not confirm it: {}. No rollback opened.",
                 short(&sha),
-                why.join("; "),
-                explanation
+                why_text,
+                outbound::quote(&explanation, 600)
             );
             self.alert(
                 target,
@@ -171,13 +180,13 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         }
         let branch = format!("auto-rollback/{}", short(&sha));
         let body = format!(
-            "Automated rollback of {sha}.\n\n**Incident**: {summary}.\n- error ratio before the onset: {:.0}%; now: {:.0}%\n- onset: {onset_text} ({bucket}); a commit counts only if it went live before it, or at most {} s after (clock skew)\n- why this commit: {}\n\n**Explanation** (model-written, from the evidence):\n{}\n\n<details><summary>Commit under revert</summary>\n\n```\n{}\n```\n</details>\n\nMerging is up to a human{}.",
+            "Automated rollback of {sha}.\n\n**Incident**: {summary}.\n- error ratio before the onset: {:.0}%; now: {:.0}%\n- onset: {onset_text} ({bucket}); a commit counts only if it went live before it, or at most {} s after (clock skew)\n- why this commit: {}\n\n**Explanation** (model-written, from the evidence):\n{}\n\n<details><summary>Commit under revert</summary>\n\n{}\n</details>\n\nMerging is up to a human{}.",
             before * 100.0,
             ratio * 100.0,
             self.settings.skew_secs,
-            why.join("; "),
-            crate::prompt::fence("model explanation", &explanation, 2000),
-            commit_text.chars().take(6000).collect::<String>(),
+            why_text,
+            outbound::block_quote(&explanation, 2000),
+            outbound::code_block(&commit_text, 6000),
             if self.settings.auto_merge {
                 " unless the checks pass first (auto_merge is on)"
             } else {
@@ -208,8 +217,8 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             let text = format!(
                 "{summary} since {onset_text}. {} is the culprit ({}); GitHub failed while looking for an open rollback PR ({}); retried every tick while the errors last.",
                 short(&sha),
-                why.join("; "),
-                open.text.chars().take(300).collect::<String>()
+                why_text,
+                outbound::quote(&open.text, 300)
             );
             self.alert(target, plane, route, inc, RETRY_REVERT, &text, report)
                 .await;
@@ -240,7 +249,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 "Incident (re-opened: the agent's earlier state was lost): {summary} since {onset_text}.\nCulprit: {} in {} ({}).\nThe rollback PR {link} was already open; it was updated. A human merges it.",
                 short(&sha),
                 target.repo,
-                why.join("; ")
+                why_text
             );
             let outcome = format!("rollback PR #{number} already open; updated");
             self.alert(target, plane, route, inc, outcome, &text, report)
@@ -258,6 +267,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             // The tool's refusal says why, and for a conflict which later commits and lines
             // block it: kept whole up to a length a channel can take.
             let failure: String = revert.text.chars().take(1500).collect();
+            let shown = outbound::quote(&failure, 1500);
             // GitHub unreachable, rate-limited or failing is not a verdict on the revert.
             let transient = ["unreachable", "rate limit", "answered HTTP 5"]
                 .iter()
@@ -266,18 +276,18 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 (
                     RETRY_REVERT,
                     format!(
-                        "{summary} since {onset_text}. {} is the culprit ({}); GitHub failed while reverting it ({failure}); retried every tick while the errors last.",
+                        "{summary} since {onset_text}. {} is the culprit ({}); GitHub failed while reverting it ({shown}); retried every tick while the errors last.",
                         short(&sha),
-                        why.join("; ")
+                        why_text
                     ),
                 )
             } else {
                 (
                     "alerted: the revert failed",
                     format!(
-                        "{summary} since {onset_text}. {} is the culprit ({}), but it cannot be reverted automatically: {failure}. Nothing was forced.",
+                        "{summary} since {onset_text}. {} is the culprit ({}), but it cannot be reverted automatically: {shown}. Nothing was forced.",
                         short(&sha),
-                        why.join("; ")
+                        why_text
                     ),
                 )
             };
@@ -305,7 +315,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             .call(
                 "github.pull_create",
                 json!({"repo": target.repo, "head": branch, "base": target.branch,
-                "title": format!("Roll back {} ({route} failing)", short(&sha)), "body": body,
+                "title": format!("Roll back {} ({} failing)", short(&sha), outbound::quote(route, 80)), "body": body,
                 "labels": ["auto-rollback", "incident"]}),
             )
             .await;
@@ -319,10 +329,11 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             }
             Err(e) => {
                 // The revert exists on its branch, but nobody would see it: tell people.
+                let e = outbound::quote(&e.to_string(), 300);
                 let text = format!(
                     "{summary} since {onset_text}. {} is the culprit ({}); its revert is on `{branch}`, but the pull request could not be opened: {e}. Open it by hand.",
                     short(&sha),
-                    why.join("; ")
+                    why_text
                 );
                 self.alert(
                     target,
@@ -351,7 +362,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             "Incident: {summary} since {onset_text}.\nCulprit: {} in {} ({}).\nDone: reverted on `{branch}` and opened {link}. A human merges it.",
             short(&sha),
             target.repo,
-            why.join("; ")
+            why_text
         );
         let ts = self
             .slack(target, inc.slack_ts.clone().as_deref(), &text, report)
@@ -386,30 +397,19 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         plane.incidents.insert(route.to_string(), inc);
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn ask_model(
         &self,
         target: &Target,
-        route: &str,
-        summary: &str,
-        onset: &str,
-        sha: &str,
-        why: &[String],
-        commit_text: &str,
+        suspect: &Suspect<'_>,
         report: &mut Report,
     ) -> Result<(bool, String), PromptError> {
+        let sha = suspect.sha;
         let flow = &self.settings.flow;
-        let ctx = json!({"control_plane": target.control_plane, "route": route, "summary": summary,
-            "onset": onset, "sha": sha, "repo": target.repo, "why": why, "commit": commit_text});
+        let ctx = prompt_context(target, suspect);
         let spec = RunSpec {
             flow: "rollback".into(),
-            system: self.prompts.render(
-                &flow.system_template,
-                minijinja::Value::from_serialize(&ctx),
-            )?,
-            user: self
-                .prompts
-                .render(&flow.user_template, minijinja::Value::from_serialize(&ctx))?,
+            system: self.prompts.render(&flow.system_template, ctx.clone())?,
+            user: self.prompts.render(&flow.user_template, ctx)?,
             answer_schema: flow.answer_schema.clone(),
             structured_output: self.settings.structured_output,
             max_steps: flow.max_steps,
@@ -455,4 +455,30 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             Outcome::NoDecision { reason } => (false, format!("no answer ({reason})")),
         })
     }
+}
+
+/// The rollback prompts' template context: the configured target and the commit id as they
+/// are, every text Konnect, GitHub or a committer wrote (the route, the summary that names it,
+/// the attribution's reasons that quote paths, the commit) as [`Untrusted`].
+pub fn prompt_context(target: &Target, s: &Suspect<'_>) -> minijinja::Value {
+    minijinja::context! {
+        control_plane => target.control_plane.as_str(),
+        repo => target.repo.as_str(),
+        onset => s.onset,
+        sha => crate::approval::prompt_context::ident(s.sha),
+        route => Untrusted::value(s.route),
+        summary => Untrusted::value(s.summary),
+        why => Untrusted::values(s.why),
+        commit => Untrusted::value(s.commit_text),
+    }
+}
+
+/// The commit code suspects, and what the model is shown about it.
+pub struct Suspect<'a> {
+    pub route: &'a str,
+    pub summary: &'a str,
+    pub onset: &'a str,
+    pub sha: &'a str,
+    pub why: &'a [String],
+    pub commit_text: &'a str,
 }

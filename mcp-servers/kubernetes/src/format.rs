@@ -30,15 +30,31 @@ pub fn strip_noise(obj: &mut Value) {
     }
 }
 
-/// Replaces a Secret's values with their sizes: keys are useful, values never leave.
-pub fn mask_secret(obj: &mut Value) {
-    for field in ["data", "stringData"] {
-        if let Some(map) = obj.get_mut(field).and_then(Value::as_object_mut) {
-            for value in map.values_mut() {
-                let len = value.as_str().map(str::len).unwrap_or(0);
-                *value = json!(format!("<redacted, {len} bytes encoded>"));
+/// Replaces the values of every core Secret in `obj` (the object itself, or one inside a
+/// `List` or any other object that embeds one) with their sizes: keys are useful, values never
+/// leave.
+pub fn mask_secrets(obj: &mut Value) {
+    match obj {
+        Value::Object(map) => {
+            let secret = map.get("kind").and_then(Value::as_str) == Some("Secret")
+                && map.get("apiVersion").and_then(Value::as_str) == Some("v1");
+            for (key, value) in map.iter_mut() {
+                if secret && (key == "data" || key == "stringData") {
+                    if let Some(entries) = value.as_object_mut() {
+                        for v in entries.values_mut() {
+                            let len = v.as_str().map(str::len).unwrap_or(0);
+                            *v = json!(format!("<redacted, {len} bytes encoded>"));
+                        }
+                    } else {
+                        *value = json!("<redacted>");
+                    }
+                } else {
+                    mask_secrets(value);
+                }
             }
         }
+        Value::Array(items) => items.iter_mut().for_each(mask_secrets),
+        _ => {}
     }
 }
 
@@ -112,13 +128,24 @@ mod tests {
 
     #[test]
     fn secrets_keep_keys_and_lose_values() {
-        let mut s = json!({"data": {"password": "c2VjcmV0"}, "metadata": {"annotations": {
+        let mut s = json!({"apiVersion": "v1", "kind": "Secret", "data": {"password": "c2VjcmV0"}, "metadata": {"annotations": {
             "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"c2VjcmV0\"}}"}}});
-        mask_secret(&mut s);
+        mask_secrets(&mut s);
         strip_noise(&mut s);
         let text = s.to_string();
         assert!(!text.contains("c2VjcmV0"), "{text}");
         assert!(text.contains("password"));
+        let mut list = json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Secret", "stringData": {"token": "hunter2"}, "data": "c2VjcmV0"},
+            {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "visible"}},
+        ]});
+        mask_secrets(&mut list);
+        let text = list.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("c2VjcmV0"),
+            "{text}"
+        );
+        assert!(text.contains("visible"), "{text}");
     }
 
     #[test]

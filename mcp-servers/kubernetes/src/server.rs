@@ -276,9 +276,15 @@ impl KubernetesServer {
             .get(&r, r.namespaced.then_some(ns), name)
             .await?;
         format::strip_noise(&mut obj);
-        if r.ar.kind == "Secret" && r.ar.group.is_empty() {
-            format::mask_secret(&mut obj);
+        // By content, not only by the kind asked for: a List or any object can embed a Secret.
+        if r.ar.kind == "Secret"
+            && r.ar.group.is_empty()
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.insert("apiVersion".into(), Value::from("v1"));
+            m.insert("kind".into(), Value::from("Secret"));
         }
+        format::mask_secrets(&mut obj);
         let out = if a.fields.is_empty() {
             obj
         } else {

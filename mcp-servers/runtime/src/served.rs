@@ -20,7 +20,7 @@ use crate::args::ServerArgs;
 use crate::budget;
 use crate::filter::{self, FilterError, Toolsets};
 use crate::metrics::{CallOutcome, Metrics};
-use crate::redact::redact;
+use crate::redact::{redact, redact_json};
 
 /// What a server tells the runtime about itself.
 pub trait ToolServer: Send + Sync + Sized + 'static {
@@ -156,7 +156,7 @@ impl<S: ToolServer> ServerHandler for Served<S> {
 fn redact_result(mut result: CallToolResult) -> CallToolResult {
     // Structured content bypasses the text path: every string in it is redacted too.
     if let Some(data) = &mut result.structured_content {
-        redact_value(data);
+        redact_json(data);
     }
     for block in &mut result.content {
         if let Some(t) = block.as_text() {
@@ -167,20 +167,6 @@ fn redact_result(mut result: CallToolResult) -> CallToolResult {
         }
     }
     result
-}
-
-fn redact_value(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::String(s) => {
-            let clean = redact(s);
-            if clean != *s {
-                *s = clean;
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_value),
-        serde_json::Value::Object(map) => map.values_mut().for_each(redact_value),
-        _ => {}
-    }
 }
 
 #[cfg(test)]

@@ -59,7 +59,16 @@ async fn a_plugin_that_breaks_a_route_is_reverted_once_and_announced_once() {
                 "exactly that commit reverted"
             );
             let pr = r.pull(number).unwrap();
-            assert!(pr.body.contains(&sha) && pr.body.contains("<untrusted-data"));
+            // The model's explanation is quoted (defused), not fenced: people read the body.
+            assert!(
+                pr.body.contains(&sha)
+                    && pr
+                        .body
+                        .contains("**Explanation** (model-written, from the evidence):\n> ")
+                    && !pr.body.contains("<untrusted-data"),
+                "{}",
+                pr.body
+            );
             assert!(pr.labels.contains(&"auto-rollback".to_string()));
         })
         .unwrap();
