@@ -239,6 +239,20 @@ impl World {
         entries: Vec<Value>,
         required: u32,
     ) -> Result<Value, Boxed> {
+        let description = format!("Deploy {revision}");
+        self.create_described(name, revision, image, entries, required, &description)
+    }
+
+    /// [`World::create_task_with`] with the task's description as a pipeline author wrote it.
+    pub fn create_described(
+        &self,
+        name: &str,
+        revision: &str,
+        image: &str,
+        entries: Vec<Value>,
+        required: u32,
+        description: &str,
+    ) -> Result<Value, Boxed> {
         let run = format!("{name}-run");
         let now = jiff::Timestamp::now().to_string();
         self.kube.cluster.create_raw(json!({
@@ -266,7 +280,7 @@ impl World {
             "metadata": {"name": name, "namespace": "ci", "labels": {
                 "tekton.dev/pipeline": "build-and-deploy", "tekton.dev/pipelineRun": run,
                 "tekton.dev/pipelineTask": "approve-deploy", "tekton.dev/customRun": name}},
-            "spec": {"numberOfApprovalsRequired": required, "description": format!("Deploy {revision}"),
+            "spec": {"numberOfApprovalsRequired": required, "description": description,
                 "approvers": entries},
             "status": {"state": "pending", "startTime": now},
         }))?)

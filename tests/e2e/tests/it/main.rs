@@ -2,6 +2,7 @@
 //! test binary (each binary links the whole stack; one instead of five keeps the build's disk
 //! use and link time down).
 
+mod adversarial;
 mod approval_alerts;
 mod approval_evidence;
 mod approval_flow;
