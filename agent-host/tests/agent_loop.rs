@@ -626,3 +626,51 @@ async fn usage_the_provider_did_not_report_is_an_estimate() {
     assert_eq!(rec.usage, UsageSource::Estimated);
     assert!(rec.prompt_tokens > 0, "the prompt was sent");
 }
+
+/// A toolbox whose one tool never answers, like a hung server.
+struct Hung;
+
+impl agent_host::mcp::Toolbox for Hung {
+    async fn list(&self) -> Vec<agent_host::mcp::ToolSpec> {
+        vec![agent_host::mcp::ToolSpec {
+            name: "fx.hang".into(),
+            description: "never answers".into(),
+            schema: json!({"type": "object"}),
+            read_only: true,
+        }]
+    }
+
+    async fn call(&self, _: &str, _: Value) -> agent_host::mcp::ToolOutcome {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_tool_call_ends_at_the_run_deadline() {
+    let m = scripted::spawn(script(json!([
+        {"when": {"last_role": "user"}, "reply": {"tool_calls": [{"name": "fx__hang", "arguments": {}}]}},
+        {"reply": submit("gave up on the tool")},
+    ])))
+    .await
+    .unwrap();
+    let mut s = spec(3);
+    s.deadline = Duration::from_millis(400);
+    // Bounded only so a regression fails instead of hanging the suite.
+    let rec = tokio::time::timeout(
+        Duration::from_secs(30),
+        agent::run(&model(&m, 0, 5), &Hung, &s),
+    )
+    .await
+    .expect("the run ended");
+    assert_eq!(rec.tool_calls.len(), 1);
+    assert!(
+        rec.tool_calls[0].is_error && rec.tool_calls[0].result.contains("deadline"),
+        "{:?}",
+        rec.tool_calls[0]
+    );
+    assert!(
+        matches!(&rec.outcome, Outcome::NoDecision { reason } if reason.contains("deadline")),
+        "{:?}",
+        rec.outcome
+    );
+}

@@ -381,7 +381,18 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
                     return (c, name, args, hit.clone(), true, 0);
                 }
                 let t = Instant::now();
-                let out = tools.call(&name, args.clone()).await;
+                // Bounded by what is left of the run: a hung server must not stall the run
+                // (or the controller behind it) past its deadline. Dropping the future cancels
+                // the call in the pool.
+                let left = spec.deadline.saturating_sub(started.elapsed());
+                let out = match tokio::time::timeout(left, tools.call(&name, args.clone())).await
+                {
+                    Ok(out) => out,
+                    Err(_) => ToolOutcome::error(format!(
+                        "`{name}` gave no answer before this run's deadline of {:?}; answer with the evidence you have",
+                        spec.deadline
+                    )),
+                };
                 (c, name, args, out, false, t.elapsed().as_millis() as u64)
             }
         }))

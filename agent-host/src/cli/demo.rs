@@ -27,12 +27,13 @@ use crate::rollback::schedule;
 const EXAMPLE: &str = include_str!("../../../examples/agent-host.yaml");
 const POLICY: &str = include_str!("../../../examples/approval/policy.yaml");
 
+// The demo's narration: a closed stdout loses it, the demo itself goes on.
 fn header(text: &str) {
-    println!("\n==> {text}");
+    let _ = outln!("\n==> {text}");
 }
 
 fn step(text: &str) {
-    println!("    {text}");
+    let _ = outln!("    {text}");
 }
 
 /// `KEY=VALUE` lines of the sandbox's env file.
@@ -262,14 +263,14 @@ async fn approval_story(
             step(&format!("  - {}", r.as_str().unwrap_or("")));
         }
     }
-    println!(
+    outln!(
         "{}",
         super::approval::describe(&review)
             .lines()
             .map(|l| format!("    {l}"))
             .collect::<Vec<_>>()
             .join("\n")
-    );
+    )?;
     let after = as_value(&api.get(&name).await?);
     step("$ kubectl get approvaltask -n ci (after)");
     for l in task_table(std::slice::from_ref(&after)) {

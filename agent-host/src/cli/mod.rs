@@ -3,6 +3,24 @@
 //! ApprovalTask; `run` is the long-running controller; `feedback` exports and reports what
 //! humans taught it.
 
+/// `println!` that returns the error instead of panicking when stdout is closed
+/// (`agent-host tools | head`); [`is_broken_pipe`] tells the binary to end quietly then.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)
+    }};
+}
+
+/// `print!` likewise.
+#[allow(unused_macros)]
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)
+    }};
+}
+
 mod approval;
 mod demo;
 mod feedback;
@@ -130,7 +148,7 @@ pub async fn main() -> anyhow::Result<()> {
         Command::Demo { .. } => Ok(()),
         Command::Approve { task, dry_run } => {
             let review = approval::approve_once(&cfg, pool, &task, dry_run).await?;
-            println!("{}", approval::describe(&review));
+            outln!("{}", approval::describe(&review))?;
             Ok(())
         }
         Command::Run { listen } => approval::run(&cfg, pool, listen).await,
@@ -164,7 +182,7 @@ pub async fn main() -> anyhow::Result<()> {
                     Ok(())
                 }
                 FeedbackCommand::Report => {
-                    print!("{}", feedback::report(&lines));
+                    out!("{}", feedback::report(&lines))?;
                     Ok(())
                 }
             }
@@ -183,22 +201,22 @@ pub async fn main() -> anyhow::Result<()> {
                 .list()
                 .await;
                 let mut total = 0;
-                println!("flow {name}:");
+                outln!("flow {name}:")?;
                 for t in &tools {
                     let bytes = serde_json::json!({"name": agent::run::wire_name(&t.name), "description": t.description, "parameters": t.schema}).to_string().len();
                     total += bytes;
-                    println!(
+                    outln!(
                         "  {:<40} {:>5} tokens  {}",
                         t.name,
                         tokens(bytes),
                         t.description
-                    );
+                    )?;
                 }
-                println!(
+                outln!(
                     "  {} tools, {} tokens of schema per model call",
                     tools.len(),
                     tokens(total)
-                );
+                )?;
             }
             Ok(())
         }
@@ -249,7 +267,7 @@ pub async fn main() -> anyhow::Result<()> {
             );
             match rec.outcome {
                 agent::Outcome::Answer { value } => {
-                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    outln!("{}", serde_json::to_string_pretty(&value)?)?;
                     Ok(())
                 }
                 agent::Outcome::NoDecision { reason } => {
@@ -259,4 +277,12 @@ pub async fn main() -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// Whether `e` is stdout closed under us (a pipe whose reader left): not a failure of the run.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -65,23 +65,23 @@ pub async fn once(cfg: &Config, pool: Pool, dry_run: bool) -> anyhow::Result<()>
     let (flow, state) = build(cfg, Arc::new(pool), Arc::new(Metrics::default()), dry_run)?;
     if dry_run {
         match state.simulation().path() {
-            Some(p) => println!(
+            Some(p) => outln!(
                 "dry run: nothing is written; the detector continues its simulation in {}",
                 p.display()
-            ),
-            None => println!("dry run: nothing is written (no state file: one pass only)"),
+            )?,
+            None => outln!("dry run: nothing is written (no state file: one pass only)")?,
         }
     }
     for (cp, report) in schedule::once(&flow, &targets, &state).await? {
-        println!("control plane {cp}:");
+        outln!("control plane {cp}:")?;
         if let Some(e) = &report.query_error {
-            println!("  {e}");
+            outln!("  {e}")?;
         }
         if report.routes.is_empty() && report.query_error.is_none() {
-            println!("  no routes measured yet");
+            outln!("  no routes measured yet")?;
         }
         for r in &report.routes {
-            println!(
+            outln!(
                 "  route {}: {} ({:.0}% errors of {} requests){}",
                 r.route,
                 r.status,
@@ -91,19 +91,19 @@ pub async fn once(cfg: &Config, pool: Pool, dry_run: bool) -> anyhow::Result<()>
                     .as_deref()
                     .map(|i| format!("; {i}"))
                     .unwrap_or_default()
-            );
+            )?;
         }
         for s in &report.signals {
-            println!("  signal: {s}");
+            outln!("  signal: {s}")?;
         }
         for a in &report.actions {
-            println!("  {a}");
+            outln!("  {a}")?;
         }
-        println!(
+        outln!(
             "  model round trips: {}, prompt tokens: {}",
             report.model_calls,
             report.usage.show(report.prompt_tokens)
-        );
+        )?;
     }
     Ok(())
 }

@@ -28,6 +28,10 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The longest wait a provider's header can ask for (a day): a longer or absurd value
+/// (`Retry-After: 1e20`) saturates here, and `max_wait` then ends the attempt.
+const MAX_PROVIDER_WAIT: Duration = Duration::from_secs(86_400);
+
 /// Statuses worth retrying: rate limits and transient server errors.
 pub fn retryable(status: StatusCode) -> bool {
     matches!(
@@ -67,7 +71,7 @@ pub fn parse_reset(text: &str) -> Option<Duration> {
         total += num.parse::<f64>().ok()?;
         seen = true;
     }
-    seen.then(|| Duration::from_secs_f64(total))
+    seen.then(|| mcp_runtime::text::seconds(total, MAX_PROVIDER_WAIT))
 }
 
 /// The wait the provider asked for, if any.
@@ -78,7 +82,7 @@ pub fn provider_wait(headers: &HeaderMap) -> Option<Duration> {
     }
     if let Some(v) = get("retry-after") {
         if let Ok(secs) = v.trim().parse::<f64>() {
-            return Some(Duration::from_secs_f64(secs.max(0.0)));
+            return Some(mcp_runtime::text::seconds(secs, MAX_PROVIDER_WAIT));
         }
         if let Ok(at) = jiff::fmt::rfc2822::parse(v.trim()).map(|z| z.timestamp()) {
             let secs = at.as_second() - jiff::Timestamp::now().as_second();
@@ -109,6 +113,19 @@ pub fn jitter() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_waits_saturate_instead_of_panicking() {
+        let mut h = HeaderMap::new();
+        for v in ["1e20", "inf", "NaN", "-5"] {
+            h.insert("retry-after", v.parse().unwrap());
+            assert!(provider_wait(&h).unwrap() <= MAX_PROVIDER_WAIT, "{v}");
+        }
+        assert_eq!(
+            parse_reset("99999999999999999999h"),
+            Some(MAX_PROVIDER_WAIT)
+        );
+    }
 
     #[test]
     fn reset_durations_parse_like_openai_prints_them() {

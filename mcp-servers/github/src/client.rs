@@ -233,7 +233,7 @@ impl GitHub {
                 message = format!("{message}: {}", details.join("; "));
             }
         }
-        message.truncate(500);
+        mcp_runtime::text::truncate(&mut message, 500);
         let limited = matches!(status.as_u16(), 403 | 429);
         if limited {
             if let Some(secs) = header::<u64>(h, "retry-after") {
@@ -305,7 +305,7 @@ fn transport_message(e: &octocrab::Error) -> String {
         msg = format!("{msg}: {s}");
         source = s.source();
     }
-    msg.truncate(300);
+    mcp_runtime::text::truncate(&mut msg, 300);
     msg
 }
 

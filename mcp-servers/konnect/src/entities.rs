@@ -160,7 +160,7 @@ impl KonnectServer {
                         "global".into()
                     };
                     let mut config = p["config"].to_string();
-                    config.truncate(120);
+                    mcp_runtime::text::truncate(&mut config, 120);
                     t.row([
                         p["name"].as_str().unwrap_or("-").to_string(),
                         p["id"].as_str().unwrap_or("-").to_string(),

@@ -26,6 +26,7 @@ pub mod serve;
 pub mod served;
 pub mod sync;
 pub mod telemetry;
+pub mod text;
 
 pub use args::{ServerArgs, Transport};
 pub use error::{ToolError, ToolResult};
