@@ -388,7 +388,7 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
                 let out = match tokio::time::timeout(left, tools.call(&name, args.clone())).await
                 {
                     Ok(out) => out,
-                    Err(_) => ToolOutcome::error(format!(
+                    Err(_) => ToolOutcome::transient(format!(
                         "`{name}` gave no answer before this run's deadline of {:?}; answer with the evidence you have",
                         spec.deadline
                     )),

@@ -21,6 +21,9 @@ use crate::model::Model;
 /// Back-off after a failed review.
 const RETRY: Duration = Duration::from_secs(30);
 
+/// The longest wait between retries of a review whose evidence was rate-limited.
+const MAX_RETRY: Duration = Duration::from_secs(600);
+
 struct Context<M, T, C> {
     approver: Arc<Approver<M, T, C>>,
     slots: Arc<Semaphore>,
@@ -59,7 +62,14 @@ fn error_policy<M, T, C>(
     _ctx: Arc<Context<M, T, C>>,
 ) -> Action {
     tracing::warn!(task = ?task.metadata.name, %error, "review failed; retrying");
-    Action::requeue(RETRY)
+    match error {
+        // As long as the upstream asked, within reason: a quota that resets in an hour is
+        // retried then, not hammered every 30 s.
+        ReviewError::Retry {
+            after: Some(after), ..
+        } => Action::requeue((*after).clamp(RETRY, MAX_RETRY)),
+        _ => Action::requeue(RETRY),
+    }
 }
 
 /// Runs until `shutdown` resolves: one watch per namespace (all namespaces when `namespaces`

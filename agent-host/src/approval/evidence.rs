@@ -1,7 +1,7 @@
 //! Pre-fetched evidence for one ApprovalTask, gathered by host code (not the model) through the
 //! MCP servers: the approval context, then for the pipeline's git source the commit, the pull
-//! request that introduced it and the repository's security alerts. The tool texts (already
-//! fenced by the servers) go into the prompt; their structured data becomes policy facts.
+//! request that introduced it and the repository's security alerts. The tool texts go into the
+//! prompt (fenced when it is rendered); their structured data becomes policy facts.
 
 use serde_json::{Value, json};
 
@@ -21,6 +21,11 @@ pub struct Evidence {
     /// (label, tool text) in the order gathered.
     pub texts: Vec<(String, String)>,
     pub notes: Vec<String>,
+    /// The calls that failed for a reason that says nothing about the change (rate limit,
+    /// upstream down, timeout): the review waits and retries instead of deciding without them.
+    pub transient: Vec<String>,
+    /// The longest wait an upstream asked for.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// `owner/name` of a GitHub remote (`https://github.com/o/r(.git)`, `git@github.com:o/r.git`).
@@ -37,6 +42,13 @@ pub fn github_repo(url: &str) -> Option<String> {
 }
 
 fn keep(e: &mut Evidence, label: &str, out: &ToolOutcome) -> Option<Value> {
+    if out.is_transient() {
+        e.transient.push(format!(
+            "{label}: {}",
+            mcp_runtime::text::prefix(&out.text, 200)
+        ));
+        e.retry_after = e.retry_after.max(out.retry_after());
+    }
     if out.is_error {
         e.notes.push(format!(
             "{label} unavailable: {}",

@@ -103,6 +103,14 @@ pub enum ReviewError {
     /// decision stays recorded and unapplied, and the review is retried.
     #[error("the vote could not be sent yet: {0}")]
     Transient(String),
+    /// Evidence could not be gathered for a passing reason (rate limit, an upstream down, a
+    /// timeout) while the task still has time: nothing was decided, the review is retried
+    /// after `after` (what the upstream asked for, when it said).
+    #[error("evidence is temporarily unavailable ({why}); retried")]
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
 }
 
 /// Which task, as its metadata says.
@@ -215,6 +223,16 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
         let mut view = facts::task_view(&ev.context, &self.settings.identity);
         // Our entry as the watch saw it, not as the server's identity sees it.
         view.own_input = Some("pending".into());
+        // A fault is not evidence: while the task has time, wait and retry rather than decide
+        // on what is missing (an outage must not turn into abstentions on every deploy). When
+        // time runs out the review goes on, and the missing facts make it abstain.
+        if !ev.transient.is_empty() && decide::should_consider(&view, self.settings.limits).is_ok()
+        {
+            return Err(ReviewError::Retry {
+                why: ev.transient.join("; "),
+                after: ev.retry_after,
+            });
+        }
         let f = facts::facts(
             &ev.context,
             ev.commit.as_ref(),

@@ -39,6 +39,31 @@ impl ToolOutcome {
             data: None,
         }
     }
+
+    /// A failed call that may succeed later (the server is down or restarting, no answer in
+    /// time), marked as the servers mark theirs (`structuredContent.error.transient`).
+    pub fn transient(text: impl Into<String>) -> Self {
+        Self {
+            data: Some(serde_json::json!({"error": {"kind": "unavailable", "transient": true}})),
+            ..Self::error(text)
+        }
+    }
+
+    /// A failure that says nothing about the evidence: a rate limit, an unreachable or
+    /// overloaded upstream, a timeout. Retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.is_error
+            && self
+                .data
+                .as_ref()
+                .is_some_and(|d| d["error"]["transient"] == true)
+    }
+
+    /// How long the upstream asked us to wait, when it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        let secs = self.data.as_ref()?["error"]["retry_after_secs"].as_u64()?;
+        Some(std::time::Duration::from_secs(secs))
+    }
 }
 
 /// What the loop needs from tools; the pool implements it, tests may plug in others.

@@ -306,7 +306,7 @@ impl Pool {
                 }),
             },
             Ok(Err(msg)) => ToolOutcome::error(redact(&msg)),
-            Err(e) => ToolOutcome::error(format!(
+            Err(e) => ToolOutcome::transient(format!(
                 "{}. Do not retry this call in this run; continue with the evidence you have",
                 redact(&e)
             )),

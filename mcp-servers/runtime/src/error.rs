@@ -57,9 +57,44 @@ impl ToolError {
         }
     }
 
-    /// The error as an MCP tool result (`isError: true`), redacted.
+    /// Whether retrying later may succeed: rate limits, an unreachable upstream, and the
+    /// statuses that mean "not now" (408, 429, 5xx). A client that acts on the outcome (the
+    /// approval flow) waits and retries instead of deciding on what is missing.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::RateLimited { .. } | Self::Unreachable { .. } => true,
+            Self::Upstream { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+
+    /// A short machine-readable name of the variant.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidArgument { .. } => "invalid_argument",
+            Self::Denied(_) => "denied",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Upstream { .. } => "upstream",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unreachable { .. } => "unreachable",
+        }
+    }
+
+    /// The error as an MCP tool result (`isError: true`), redacted: the sentence for people
+    /// and models, and `structuredContent.error` (`kind`, `transient`, `retry_after_secs`) for
+    /// programs.
     pub fn into_result(self) -> CallToolResult {
-        CallToolResult::error(vec![ContentBlock::text(redact(&self.to_string()))])
+        let mut result = CallToolResult::error(vec![ContentBlock::text(redact(&self.to_string()))]);
+        let mut error = serde_json::json!({"kind": self.kind(), "transient": self.is_transient()});
+        if let Self::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
+            error["retry_after_secs"] = serde_json::json!(retry_after_secs);
+        }
+        result.structured_content = Some(serde_json::json!({ "error": error }));
+        result
     }
 }
 

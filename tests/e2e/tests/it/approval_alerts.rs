@@ -112,16 +112,20 @@ async fn a_critical_alert_in_the_namespace_holds_the_vote_until_it_resolves() {
     let record = decided(approver.review(&t).await.unwrap());
     assert_eq!(record.action, "approve", "{record:?}");
 
-    // Prometheus gone: the rule is inconclusive, a human decides (never a reject).
+    // Prometheus gone: an outage is not evidence. While the task has time nothing is decided
+    // or voted (never a reject), and the review is retried.
     drop(stack);
     let t = w
         .create_task("blind", &head, DIGEST, &["alice", AI], 2)
         .unwrap();
-    let record = decided(approver.review(&t).await.unwrap());
-    assert_eq!(record.action, "abstain", "{record:?}");
-    assert!(
-        record.reason.contains("firing alerts are unknown"),
-        "{}",
-        record.reason
+    match approver.review(&t).await {
+        Err(agent_host::approval::review::ReviewError::Retry { why, .. }) => {
+            assert!(why.contains("prometheus unreachable"), "{why}")
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    assert_eq!(
+        w.task("blind").unwrap()["spec"]["approvers"][1]["input"],
+        "pending"
     );
 }

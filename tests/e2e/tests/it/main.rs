@@ -5,6 +5,7 @@
 mod adversarial;
 mod approval_alerts;
 mod approval_evidence;
+mod approval_faults;
 mod approval_flow;
 mod chart;
 mod co_approver;
