@@ -38,11 +38,18 @@ pub fn defuse(text: &str) -> String {
             '<' => '‹',
             '>' => '›',
             '`' => 'ˋ',
+            // `~~~` opens a code block as well as backticks do.
+            '~' => '∼',
             _ => c,
         });
     }
-    // A URL to an issue closes it as well as `#12` does; defanged as security tools do.
+    // A URL to an issue closes it as well as `#12` does, `GH-12` references one, and a
+    // Markdown link hides where it goes: defanged as security tools do.
     out.replace("://", "[:]//")
+        .replace("](", "] (")
+        .replace("www.", "www[.]")
+        .replace("GH-", "GH‐")
+        .replace("gh-", "gh‐")
 }
 
 /// Foreign text as one defused line of at most `max` characters.
@@ -76,9 +83,11 @@ mod tests {
 
     #[test]
     fn defused_text_cannot_ping_close_or_link() {
-        let hostile = "ok @platform-team <!here> <@U123> Closes #12, fixes https://github.com/acme/shop/issues/9 <img src=x> ```";
+        let hostile = "ok @platform-team <!here> <@U123> Closes #12, fixes https://github.com/acme/shop/issues/9 <img src=x> ``` ~~~ Closes GH-12 www.github.com/acme/shop/issues/9 [docs](//evil.example)";
         let out = quote(hostile, 500);
-        for bad in ["@", "<", ">", "#12", "://", "```"] {
+        for bad in [
+            "@", "<", ">", "#12", "://", "```", "~~~", "GH-12", "www.", "](",
+        ] {
             assert!(!out.contains(bad), "{bad} in {out}");
         }
         assert!(
@@ -114,5 +123,10 @@ mod tests {
         assert_eq!(cap("ééééé", 3), "éé…");
         assert_eq!(one_line("a\n b", 10), "a b");
         assert_eq!(block_quote("a\nb", 100), "> a\n> b");
+        assert_eq!(
+            block_quote("a\rb", 100),
+            "> ab",
+            "a lone CR cannot end the quote"
+        );
     }
 }

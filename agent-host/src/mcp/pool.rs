@@ -272,8 +272,11 @@ impl Pool {
         // Slack post) carry no secret: every write's arguments are redacted here, the one
         // path to the servers. An unknown tool counts as a write.
         if !self.tool(name).await.is_some_and(|t| t.read_only) {
-            for v in arguments.values_mut() {
-                redact_json(v);
+            // As one object: its own keys (`token`, a name/value pair) count too.
+            let mut whole = Value::Object(std::mem::take(&mut arguments));
+            redact_json(&mut whole);
+            if let Value::Object(m) = whole {
+                arguments = m;
             }
         }
         let tool = tool.to_string();
@@ -292,13 +295,13 @@ impl Pool {
         match result {
             // Redacted again on arrival: a server that is not ours may not redact at all.
             Ok(Ok(r)) => ToolOutcome {
-                text: redact(
-                    &r.content
-                        .iter()
-                        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
+                // Block by block: a block that is a JSON document is redacted as one.
+                text: r
+                    .content
+                    .iter()
+                    .filter_map(|c| c.as_text().map(|t| redact(&t.text)))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 is_error: r.is_error == Some(true),
                 data: r.structured_content.map(|mut d| {
                     redact_json(&mut d);

@@ -69,6 +69,33 @@ fn credentials_by_position() {
             "hunter2",
         ),
         ("{\"password\": 12345678}", "12345678"),
+        // Found by attacking the first version.
+        ("password: my secret phrase", "secret phrase"),
+        (
+            "password: |\n  hunter2-line\n  more-line\nnext: 1",
+            "hunter2-line",
+        ),
+        ("env:\n- name: DB_PASSWORD\n  value: hunter2", "hunter2"),
+        (
+            "{\"Name\":\"DB_PASSWORD\",\"Value\":\"hunter2\"}{\"page\":2}",
+            "hunter2",
+        ),
+        ("'password' => 'hunter2'", "hunter2"),
+        ("password := \"hunter2\"", "hunter2"),
+        ("<password>hunter2</password>", "hunter2"),
+        ("run --password hunter2 --verbose", "hunter2"),
+        ("password=[hunter2]", "hunter2"),
+        ("Cookie: _ga=GA1.2; session_id=hunter2", "hunter2"),
+        ("https://user:p@ss-hunter2@host/x", "ss-hunter2"),
+        (
+            "https://ghx0123456789abcdefghij0123@github.com/acme",
+            "ghx0123456789abcdefghij0123",
+        ),
+        (
+            "post to https://hooks.slack.com/services/T000/B000/XXXXhunter2 now",
+            "XXXXhunter2",
+        ),
+        ("xoxe-1-2048-0123456789abcdef refresh", "0123456789abcdef"),
     ];
     for (text, secret) in cases {
         let out = redact(text);
@@ -78,7 +105,7 @@ fn credentials_by_position() {
         redact("Authorization: Bearer s3cr3t"),
         "Authorization: Bearer [REDACTED]"
     );
-    assert_eq!(redact("token: hunter2 rest"), "token: [REDACTED] rest");
+    assert_eq!(redact("token: hunter2 rest"), "token: [REDACTED]");
     assert_eq!(
         redact("postgres://app:hunter2@db:5432/app"),
         "postgres://[REDACTED]@db:5432/app"
@@ -87,6 +114,14 @@ fn credentials_by_position() {
 
 #[test]
 fn pem_private_keys_whole_or_cut() {
+    // A key cut before its END line is redacted to where its base64 ends, not beyond.
+    let cut = redact(
+        "<f>\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJ\n</f>\nrules follow",
+    );
+    assert!(
+        !cut.contains("MIIEow") && cut.ends_with("</f>\nrules follow"),
+        "{cut}"
+    );
     let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn\n-----END RSA PRIVATE KEY-----";
     let out = redact(&format!("key:\n{pem}\nafter"));
     assert_clean(&out, "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn");
@@ -97,6 +132,42 @@ fn pem_private_keys_whole_or_cut() {
     assert_clean(&redact(cut), "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU");
     let cert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----";
     assert_eq!(redact(cert), cert, "public certificates stay");
+}
+
+#[test]
+fn a_quote_never_swallows_the_next_line() {
+    let text = "password=\"\n<untrusted-data source=\"x\">\nbody\n</untrusted-data>\nrules";
+    let out = redact(text);
+    assert!(out.contains("</untrusted-data>\nrules"), "{out}");
+    let text = "password='\nwe don't\n</untrusted-data>";
+    assert!(redact(text).ends_with("we don't\n</untrusted-data>"));
+}
+
+#[test]
+fn linear_time_on_hostile_runs() {
+    // Each of these took minutes when a scan restarted at every position.
+    for unit in [
+        "ask-",
+        "eyJ.",
+        "token=",
+        "password=\"",
+        "ghp_",
+        "a://",
+        "<password>",
+    ] {
+        let text = unit.repeat(256 * 1024 / unit.len());
+        let _ = redact(&text);
+    }
+}
+
+#[test]
+fn lists_and_objects_under_credential_keys() {
+    let mut v = json!({"password": ["hunter2"], "secret": {"v": "x"}, "apiKeys": [1, 2]});
+    assert!(redact_json(&mut v));
+    assert_eq!(
+        v,
+        json!({"password": REDACTED, "secret": REDACTED, "apiKeys": REDACTED})
+    );
 }
 
 #[test]
@@ -140,6 +211,9 @@ fn leaves_ordinary_text_alone() {
         "pod web-1 in namespace prod is CrashLoopBackOff (sk8s ok)",
         "uses sk-learn and mask-rcnn; see https://example.com:8443/path?q=1",
         "secretName: tls-cert, tokenTTL: 3600",
+        "{\"nextPageToken\":\"abc\",\"max_token\":5}",
+        "sk-prod-cluster-nodepool-1 and highs_and_lows_values",
+        "the bearer of news",
         "git@github.com:acme/shop.git",
         "node condition disk-pressure-condition-xyz and task-runner-abcdefghijklmnop",
         "Bearer",

@@ -84,6 +84,13 @@ impl GitHub {
         l.reset = now() + reset_in_secs;
     }
 
+    /// `remaining` requests left of the primary quota, which resets in `reset_in_secs`.
+    pub fn set_quota(&self, remaining: u64, reset_in_secs: i64) {
+        let mut l = lock(&self.limits);
+        l.remaining = remaining.min(l.limit);
+        l.reset = now() + reset_in_secs;
+    }
+
     /// The next `hits` requests get a secondary rate limit 403 with `retry-after`.
     pub fn secondary_limit(&self, hits: u32, retry_after_secs: u64) {
         let mut l = lock(&self.limits);
