@@ -163,8 +163,12 @@ async fn send(api: &Api<DynamicObject>, rec: &Record, identity: &str, body: Valu
     }
 }
 
-/// The Event's reason and type for an action.
-fn reason_of(action: &str) -> (&'static str, &'static str) {
+/// The Event's reason and type for an action and what became of it: a vote the API refused
+/// is reported as refused, never as the vote it meant to be.
+fn reason_of(action: &str, applied: &str) -> (&'static str, &'static str) {
+    if matches!(action, "approve" | "reject") && applied.starts_with("refused") {
+        return ("AIVoteRefused", "Warning");
+    }
     match action {
         "approve" => ("AIApproved", "Normal"),
         "reject" => ("AIRejected", "Warning"),
@@ -182,7 +186,7 @@ pub async fn event(
     applied: &str,
     now: jiff::Timestamp,
 ) -> Result<(), kube::Error> {
-    let (reason, kind) = reason_of(&rec.action);
+    let (reason, kind) = reason_of(&rec.action, applied);
     let api: Api<Event> = Api::namespaced(client.clone(), &rec.namespace);
     let ev = Event {
         metadata: ObjectMeta {
@@ -249,4 +253,23 @@ pub async fn notify<T: Toolbox>(tools: &T, channel: &str, rec: &Record) -> Resul
 /// The task as JSON (what the pure functions read).
 pub fn as_value(obj: &DynamicObject) -> Value {
     serde_json::to_value(obj).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason_of;
+
+    #[test]
+    fn a_refused_vote_is_reported_as_refused() {
+        assert_eq!(reason_of("approve", "patched").0, "AIApproved");
+        assert_eq!(
+            reason_of("approve", "refused: HTTP 409 Conflict").0,
+            "AIVoteRefused"
+        );
+        assert_eq!(
+            reason_of("reject", "refused: the task is gone").0,
+            "AIVoteRefused"
+        );
+        assert_eq!(reason_of("abstain", "noted").0, "AIAbstained");
+    }
 }

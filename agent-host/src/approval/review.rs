@@ -407,6 +407,13 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             }
             _ => self.note(&rec).await,
         };
+        if applied.starts_with("refused") {
+            self.metrics.count(
+                "approval_votes_refused_total",
+                &[("namespace", &rec.namespace), ("action", &rec.action)],
+                1.0,
+            );
+        }
         if let Err(e) = apply::event(&self.kube, &rec, &applied, self.clock.now()).await {
             tracing::warn!(error = %e, task = %rec.name, "could not record the Event");
         }

@@ -33,6 +33,8 @@ pub struct Limits {
     /// The next this many requests get a secondary-limit 403 with `retry-after`.
     pub secondary_hits: u32,
     pub retry_after_secs: u64,
+    /// Length of a quota window (GitHub: an hour).
+    pub window_secs: i64,
 }
 
 /// Shared state of the emulator.
@@ -67,6 +69,7 @@ impl GitHub {
                 reset: now() + 3600,
                 secondary_hits: 0,
                 retry_after_secs: 0,
+                window_secs: 3600,
             }),
             requests: Mutex::new(Vec::new()),
         }
@@ -84,11 +87,14 @@ impl GitHub {
         l.reset = now() + reset_in_secs;
     }
 
-    /// `remaining` requests left of the primary quota, which resets in `reset_in_secs`.
-    pub fn set_quota(&self, remaining: u64, reset_in_secs: i64) {
+    /// A primary quota of `limit` requests per `window_secs` (GitHub: 5,000 an hour), the
+    /// current window ending in `window_secs` with `limit` left: a benchmark's time scale.
+    pub fn set_quota(&self, limit: u64, window_secs: i64) {
         let mut l = lock(&self.limits);
-        l.remaining = remaining.min(l.limit);
-        l.reset = now() + reset_in_secs;
+        l.limit = limit;
+        l.remaining = limit;
+        l.window_secs = window_secs;
+        l.reset = now() + window_secs;
     }
 
     /// The next `hits` requests get a secondary rate limit 403 with `retry-after`.

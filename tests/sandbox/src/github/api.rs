@@ -169,7 +169,7 @@ async fn gate(State(gh): State<Arc<GitHub>>, req: Request, next: Next) -> Respon
         }
         if l.reset <= now() {
             l.remaining = l.limit;
-            l.reset = now() + 3600;
+            l.reset = now() + l.window_secs;
         }
         let exhausted = l.remaining == 0;
         l.remaining = l.remaining.saturating_sub(1);
