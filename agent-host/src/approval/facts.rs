@@ -98,6 +98,15 @@ pub fn facts(
                 .collect()
         })
     });
+    // Every kind mcp-github reports; one missing from the data is as unread as one marked so.
+    let alerts_unavailable = match alerts.and_then(Value::as_object) {
+        Some(kinds) => ["dependabot", "code-scanning", "secret-scanning"]
+            .iter()
+            .filter(|k| kinds.get(**k).is_none_or(|v| v["available"] != true))
+            .map(|k| k.to_string())
+            .collect(),
+        None => Vec::new(),
+    };
     let authors = match (pull, commit) {
         (Some(p), _) => p["commit_authors"].as_array().map(|a| {
             a.iter()
@@ -118,6 +127,7 @@ pub fn facts(
         lines_changed,
         checks,
         open_alerts,
+        alerts_unavailable,
         authors,
         // Alertmanager configured but unreadable: silences unknown, so the list is not the
         // whole truth (it may also hold alerts this Prometheus lacks): unknown.
@@ -235,6 +245,7 @@ mod tests {
             ])
         );
         assert_eq!(f.open_alerts, Some(vec!["high".to_string()]));
+        assert_eq!(f.alerts_unavailable, ["code-scanning", "secret-scanning"]);
         assert_eq!(f.images[0].digest.as_deref(), Some("sha256:ab"));
         let bare = facts(&ctx(), Some(&commit), None, None, None, 0);
         assert_eq!((bare.checks, bare.open_alerts), (None, None));

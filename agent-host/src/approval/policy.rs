@@ -144,8 +144,11 @@ pub struct Facts {
     pub lines_changed: Option<u64>,
     /// (check name, conclusion)
     pub checks: Option<Vec<(String, String)>>,
-    /// severities of open alerts
+    /// severities of open alerts, of the kinds that could be read (None: none could)
     pub open_alerts: Option<Vec<String>>,
+    /// Alert kinds that could not be read (no access, not enabled, GitHub failing): each kind
+    /// is its own fact, so a token without secret-scanning access cannot hide a leaked key.
+    pub alerts_unavailable: Vec<String>,
     pub authors: Option<Vec<String>>,
     /// Alerts firing now (None: Prometheus not asked or unreadable).
     pub firing: Option<Vec<FiringAlert>>,
@@ -343,6 +346,13 @@ fn evaluate(check: &Check, f: &Facts) -> Outcome {
                     .filter(|s| rank(s) >= rank(max_severity))
                     .map(String::as_str)
                     .collect();
+                // A violation in the kinds read stands; without one, an unread kind may hold it.
+                if over.is_empty() && !f.alerts_unavailable.is_empty() {
+                    return Unknown(format!(
+                        "{} alerts are unavailable",
+                        f.alerts_unavailable.join(", ")
+                    ));
+                }
                 violated_if(!over.is_empty(), || {
                     format!(
                         "{} open alert(s) at or above {max_severity}: {}",
@@ -508,6 +518,7 @@ rules:
             lines_changed: Some(2),
             checks: Some(vec![("cargo test".into(), "success".into())]),
             open_alerts: Some(vec!["high".into()]),
+            alerts_unavailable: Vec::new(),
             authors: Some(vec!["dependabot[bot]".into()]),
             firing: Some(vec![]),
             // Thursday 2026-11-19 10:00 UTC
@@ -581,6 +592,23 @@ rules:
     }
 
     /// The README's truth table, cell by cell: rule action x outcome -> gate.
+    #[test]
+    fn an_unreadable_alert_kind_makes_the_alert_rule_inconclusive() {
+        let p = policy();
+        let mut f = facts();
+        f.alerts_unavailable = vec!["secret-scanning".into()];
+        let alerts = p.evaluate(&f);
+        let rule = alerts.iter().find(|x| x.rule == "alerts");
+        assert!(
+            rule.is_some_and(|x| x.inconclusive && x.detail.contains("secret-scanning")),
+            "{alerts:?}"
+        );
+        // A critical alert in a kind that was read is a violation whatever else is missing.
+        f.open_alerts = Some(vec!["critical".into()]);
+        let rule = p.evaluate(&f).into_iter().find(|x| x.rule == "alerts");
+        assert!(rule.is_some_and(|x| !x.inconclusive), "violated");
+    }
+
     #[test]
     fn a_redacted_path_cannot_pass_the_path_rule() {
         let p = policy();
