@@ -171,9 +171,16 @@ impl Elector {
         }
     }
 
+    /// How long the leader keeps acting without a successful renewal: two thirds of the
+    /// lease's duration, as client-go's renew deadline is shorter than the lease, so it stops
+    /// before anyone else may take the lease over.
+    pub fn renew_deadline(&self) -> Duration {
+        self.duration * 2 / 3
+    }
+
     /// Runs `work` while we lead: waits for the lease, starts `work`, renews, and stops `work`
-    /// the moment a renewal fails past the lease's duration (someone else may lead by then).
-    /// Returns when `work` ends.
+    /// once renewals have failed (or hung) up to the renew deadline, before the lease can
+    /// expire and someone else lead. Returns when `work` ends.
     pub async fn lead<F>(&self, work: F) -> Result<(), LeaseError>
     where
         F: std::future::Future<Output = ()>,
@@ -193,17 +200,25 @@ impl Elector {
             tokio::select! {
                 () = &mut work => return Ok(()),
                 () = tokio::time::sleep(self.period()) => {
-                    match self.try_lead().await {
-                        Ok(true) => last_ok = tokio::time::Instant::now(),
-                        Ok(false) => {
+                    // A renewal may take only what is left before the renew deadline: a hung
+                    // API call must not keep a leader acting past its lease.
+                    let left = self.renew_deadline().saturating_sub(last_ok.elapsed());
+                    match tokio::time::timeout(left, self.try_lead()).await {
+                        Ok(Ok(true)) => last_ok = tokio::time::Instant::now(),
+                        Ok(Ok(false)) => {
                             tracing::warn!(lease = %self.name, "lost the lease: stopping");
                             return Ok(());
                         }
-                        Err(e) => {
+                        Ok(Err(e)) => {
                             tracing::warn!(error = %e, "lease: renewal failed");
-                            if last_ok.elapsed() >= self.duration {
+                            if last_ok.elapsed() >= self.renew_deadline() {
+                                tracing::warn!(lease = %self.name, "renew deadline passed: stopping");
                                 return Ok(());
                             }
+                        }
+                        Err(_) => {
+                            tracing::warn!(lease = %self.name, "renewal hung past the renew deadline: stopping");
+                            return Ok(());
                         }
                     }
                 }
@@ -215,6 +230,17 @@ impl Elector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_leader_stops_before_its_lease_can_expire() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let e = Elector::new(client, "ai", "lease", "me", Duration::from_secs(15));
+        // Renewals every 5 s; one may fail, the second failure (10 s) is the deadline, 5 s
+        // before the 15 s lease could be taken over.
+        assert_eq!(e.period(), Duration::from_secs(5));
+        assert_eq!(e.renew_deadline(), Duration::from_secs(10));
+    }
 
     #[test]
     fn a_live_lease_is_respected_and_an_expired_one_taken() {
