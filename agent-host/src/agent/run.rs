@@ -147,6 +147,12 @@ fn calls_of(message: &Value) -> Vec<Call> {
         .unwrap_or_default()
 }
 
+/// `message` with every secret in it redacted.
+fn redacted(mut message: Value) -> Value {
+    mcp_runtime::redact::redact_json(&mut message);
+    message
+}
+
 /// Runs `spec` with `model` and `tools`.
 pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> RunRecord {
     let started = Instant::now();
@@ -172,9 +178,11 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
         model_micros: 0,
         tool_micros: 0,
         total_micros: 0,
+        // Nothing reaches a model with a secret in it, whichever source wrote the prompt, a
+        // tool result or a reply: each message is redacted once, when it joins the history.
         messages: vec![
-            json!({"role": "system", "content": spec.system}),
-            json!({"role": "user", "content": spec.user}),
+            redacted(json!({"role": "system", "content": spec.system})),
+            redacted(json!({"role": "user", "content": spec.user})),
         ],
         tool_calls: Vec::new(),
         tools_offered: specs.iter().map(|t| t.name.clone()).collect(),
@@ -209,9 +217,6 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
         let answer_only = step == spec.max_steps || repaired;
         let mut req = json!({"model": "", "messages": rec.messages,
             "max_completion_tokens": spec.max_completion_tokens});
-        // Nothing reaches a model with a secret in it, whichever source wrote the prompt or a
-        // tool result (a server that is not ours, a task read through the API).
-        mcp_runtime::redact::redact_json(&mut req["messages"]);
         if let Some(t) = spec.temperature {
             req["temperature"] = json!(t);
         }
@@ -280,8 +285,9 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
             // Cut off by the cap: its text and tool calls are incomplete, so nothing of it is
             // parsed or run. The turn is kept as text only (a tool call without its result
             // would make the next request invalid).
-            rec.messages
-                .push(json!({"role": "assistant", "content": message["content"]}));
+            rec.messages.push(redacted(
+                json!({"role": "assistant", "content": message["content"]}),
+            ));
             let cut = format!(
                 "the answer was cut off at the completion cap of {} tokens (finish_reason: length)",
                 spec.max_completion_tokens
@@ -300,7 +306,7 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
         if message["tool_calls"].is_array() {
             assistant["tool_calls"] = message["tool_calls"].clone();
         }
-        rec.messages.push(assistant);
+        rec.messages.push(redacted(assistant));
         let calls = calls_of(&message);
 
         // A final answer: through submit_answer, or as content when no tools were called.
@@ -414,7 +420,9 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
                 } else {
                     "result of"
                 };
-                crate::prompt::fence(&format!("{what} {name}"), &out.text, usize::MAX)
+                // Redacted before it is fenced: a redaction never reaches the fence's tags.
+                let text = mcp_runtime::redact::redact(&out.text);
+                crate::prompt::fence(&format!("{what} {name}"), &text, usize::MAX)
             };
             if !from_memo && !name.is_empty() && !args.is_null() {
                 memo.insert((name.clone(), args.to_string()), out.clone());

@@ -13,7 +13,6 @@ macro_rules! outln {
 }
 
 /// `print!` likewise.
-#[allow(unused_macros)]
 macro_rules! out {
     ($($t:tt)*) => {{
         use std::io::Write as _;

@@ -286,6 +286,16 @@ impl World {
         }))?)
     }
 
+    /// The `input` of the AI's own approver entry of task `name` in `ci`, as it is now.
+    pub fn ai_input(&self, name: &str) -> Result<Value, Boxed> {
+        let t = self.task(name)?;
+        t["spec"]["approvers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["name"] == AI))
+            .map(|e| e["input"].clone())
+            .ok_or_else(|| format!("{AI} is not an approver of {name}").into())
+    }
+
     /// The ApprovalTask `name` in `ci` as the cluster holds it now.
     pub fn task(&self, name: &str) -> Result<Value, Boxed> {
         let rt = self

@@ -15,19 +15,6 @@ rules:
   - {id: small-diff, description: "Small diffs", action: require-human, check: diff-size, max_lines: 400}
 "#;
 
-fn own_input(w: &World, name: &str) -> String {
-    let t = w.task(name).unwrap();
-    t["spec"]["approvers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == AI)
-        .unwrap()["input"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rate_limited_review_waits_and_then_decides_once() {
     let w = World::start(approving_model(), POLICY).await.unwrap();
@@ -45,7 +32,11 @@ async fn a_rate_limited_review_waits_and_then_decides_once() {
         }
         other => panic!("expected a retry, got {other:?}"),
     }
-    assert_eq!(own_input(&w, "quota"), "pending", "no vote from a fault");
+    assert_eq!(
+        w.ai_input("quota").unwrap(),
+        "pending",
+        "no vote from a fault"
+    );
     assert_eq!(w.model_calls(), 0, "no model call on partial evidence");
     assert!(
         w.core_list("configmaps", "ai").unwrap().is_empty(),
@@ -63,7 +54,7 @@ async fn a_rate_limited_review_waits_and_then_decides_once() {
         }
         other => panic!("expected a retry, got {other:?}"),
     }
-    assert_eq!(own_input(&w, "quota"), "pending");
+    assert_eq!(w.ai_input("quota").unwrap(), "pending");
     assert_eq!(w.model_calls(), 0);
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -72,7 +63,7 @@ async fn a_rate_limited_review_waits_and_then_decides_once() {
         Review::Decided { record, .. } => assert_eq!(record.action, "approve", "{record:?}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(own_input(&w, "quota"), "approve");
+    assert_eq!(w.ai_input("quota").unwrap(), "approve");
     assert!(!matches!(
         approver.review(&w.task("quota").unwrap()).await.unwrap(),
         Review::Decided { .. }

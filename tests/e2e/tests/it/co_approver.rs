@@ -32,17 +32,6 @@ fn decision(r: Review) -> Record {
     }
 }
 
-fn own_input(w: &World, task: &str) -> Value {
-    let t = w.task(task).unwrap();
-    t["spec"]["approvers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == AI)
-        .unwrap()["input"]
-        .clone()
-}
-
 fn event_reasons(w: &World, task: &str) -> Vec<String> {
     w.core_list("events", "ci")
         .unwrap()
@@ -92,7 +81,7 @@ async fn the_ai_signs_only_while_a_human_is_still_needed_after_it() {
     let rec = decision(approver.review(&w.task("second").unwrap()).await.unwrap());
     assert_eq!(rec.action, "recommend-approve", "{rec:?}");
     assert_eq!(rec.applied.as_deref(), Some("noted; Slack told"));
-    assert_eq!(own_input(&w, "second"), "pending");
+    assert_eq!(w.ai_input("second").unwrap(), "pending");
     let after = w.task("second").unwrap();
     assert_eq!(
         (
@@ -118,7 +107,7 @@ async fn the_ai_signs_only_while_a_human_is_still_needed_after_it() {
     let done = w.task("second").unwrap();
     assert_eq!(done["status"]["state"], "approved");
     assert_eq!(
-        own_input(&w, "second"),
+        w.ai_input("second").unwrap(),
         "pending",
         "the last signer is a human"
     );
@@ -138,7 +127,7 @@ async fn the_ai_signs_only_while_a_human_is_still_needed_after_it() {
         decision(approver.review(&t).await.unwrap()).action,
         "recommend-approve"
     );
-    assert_eq!(own_input(&w, "alone"), "pending");
+    assert_eq!(w.ai_input("alone").unwrap(), "pending");
 
     // A human overrules a recommendation: labelled -1.
     w.human_vote("alice", "alone", "reject", "not during the sale")
@@ -178,7 +167,7 @@ async fn group_approvals_count_as_the_real_gate_counts_them() {
         decision(approver.review(&voted).await.unwrap()).action,
         "recommend-approve"
     );
-    assert_eq!(own_input(&w, "grouped"), "pending");
+    assert_eq!(w.ai_input("grouped").unwrap(), "pending");
 
     // Members listed as approving in a group whose own input is still pending do not count
     // (the gate counts a group's members only once the group's input is approve): ours would
@@ -229,7 +218,7 @@ async fn an_approval_landing_before_our_vote_turns_it_into_a_recommendation() {
     assert!(rec.reason.contains("approval 2 of 2"), "{}", rec.reason);
     let after = w.task("late").unwrap();
     assert_eq!(after["status"]["state"], "pending");
-    assert_eq!(own_input(&w, "late"), "pending");
+    assert_eq!(w.ai_input("late").unwrap(), "pending");
     assert_eq!(event_reasons(&w, "late"), ["AIRecommendsApproval"]);
     assert_eq!(
         w.model_calls(),
@@ -283,7 +272,7 @@ async fn a_human_vote_racing_ours_makes_ours_a_recommendation_not_the_last_signa
     let after = w.task("race").unwrap();
     assert_eq!(after["status"]["state"], "pending", "a human signs last");
     assert_eq!(after["spec"]["approvers"][0]["input"], "approve");
-    assert_eq!(own_input(&w, "race"), "pending");
+    assert_eq!(w.ai_input("race").unwrap(), "pending");
     drop(cluster);
 }
 
@@ -311,7 +300,7 @@ async fn an_api_outage_at_vote_time_is_retried_never_recorded_as_refused() {
         matches!(&second, Err(agent_host::approval::review::ReviewError::Transient(m)) if m.contains("502")),
         "{second:?}"
     );
-    assert_eq!(own_input(&w, "flaky"), "pending");
+    assert_eq!(w.ai_input("flaky").unwrap(), "pending");
     // The API is back (a 503 more, which the client retries on its own): the committed
     // decision is sent, without asking the model again.
     w.kube
@@ -323,6 +312,6 @@ async fn an_api_outage_at_vote_time_is_retried_never_recorded_as_refused() {
         (rec.action.as_str(), rec.applied.as_deref()),
         ("approve", Some("patched"))
     );
-    assert_eq!(own_input(&w, "flaky"), "approve");
+    assert_eq!(w.ai_input("flaky").unwrap(), "approve");
     assert_eq!(w.model_calls(), calls);
 }
