@@ -54,39 +54,13 @@ pub const DEFAULT_FENCE_CHARS: usize = 4000;
 /// Cleans and fences untrusted `text` labelled `source`, keeping at most `max` characters.
 pub fn fence(source: &str, text: &str, max: usize) -> String {
     // Invisible characters first (they could hide a comment's delimiters), then comments.
-    let clean = strip_comments(&mcp_runtime::fence::clean(text));
+    let clean = mcp_runtime::fence::strip_comments(&mcp_runtime::fence::clean(text));
     let total = clean.chars().count();
     let mut kept: String = clean.chars().take(max).collect();
     if total > max {
         kept.push_str(&format!("\n[... {} more characters cut]", total - max));
     }
     mcp_runtime::fence::untrusted(source, &kept)
-}
-
-/// `text` without HTML comments, to a fixed point (`<!<!--x-->-- y -->` leaves nothing), in
-/// one pass: each character is appended, and an opening `<!--` formed at the end of what was
-/// kept (also by joining kept text with what follows a removed comment) starts a new comment.
-/// An unclosed comment runs to the end.
-fn strip_comments(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_comment = false;
-    let mut tail = ['\0'; 3];
-    for c in text.chars() {
-        if in_comment {
-            tail = [tail[1], tail[2], c];
-            if tail == ['-', '-', '>'] {
-                in_comment = false;
-            }
-            continue;
-        }
-        out.push(c);
-        if out.ends_with("<!--") {
-            out.truncate(out.len() - 4);
-            in_comment = true;
-            tail = ['\0'; 3];
-        }
-    }
-    out
 }
 
 /// Errors loading or rendering a template.
@@ -187,16 +161,6 @@ mod tests {
         );
         assert!(f.starts_with("<untrusted-data source=\"pull request body\">"));
         assert!(fence("log", &"x".repeat(50), 10).contains("[... 40 more characters cut]"));
-    }
-
-    #[test]
-    fn comments_go_to_a_fixed_point_in_one_pass() {
-        assert_eq!(strip_comments("a<!<!--x-->-- y -->z"), "az");
-        assert_eq!(strip_comments("a<!-- open"), "a");
-        assert_eq!(strip_comments("keep <!-> this"), "keep <!-> this");
-        // The shape that took seconds when each comment restarted the search from the start.
-        let big = "x".repeat(256 * 1024) + &"<!---->".repeat(64 * 1024);
-        assert_eq!(strip_comments(&big).len(), 256 * 1024);
     }
 
     #[test]

@@ -355,7 +355,7 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
                 t["name"].as_str().unwrap_or_default(),
                 pipeline,
                 view,
-                t["description_untrusted"].as_str().unwrap_or(""),
+                mcp_runtime::fence::inner(t["description_untrusted"].as_str().unwrap_or("")),
                 ev,
             ),
         )?;

@@ -108,7 +108,7 @@ impl GitHubServer {
             return Ok(budget::text(format!(
                 "{repo}:{path}/ at {at} ({} entries)\n{}",
                 t.len(),
-                t.render()
+                untrusted("file names", &t.render())
             )));
         }
         let size = v["size"].as_u64().unwrap_or(0);
@@ -384,24 +384,30 @@ impl GitHubServer {
                 .map(|s| format!("{s:?}").to_lowercase())
                 .unwrap_or_default()
         };
-        let out = format!(
-            "#{} {} by {}{}, {} -> {} at {}\nmergeable: {} ({})\nchanges: +{} -{} in {} files, {} commits\nurl: {}\ntitle+body:\n{}\nfiles:\n{}\ncommits:\n{}\nreviews:\n{}\nchecks:\n{}",
-            pr.number,
-            state,
-            pr.user.as_ref().map(|u| u.login.as_str()).unwrap_or("-"),
-            pr.labels
-                .as_ref()
-                .filter(|l| !l.is_empty())
-                .map(|l| format!(
+        // Branch and label names are anyone's words: fenced with the title and body.
+        let labels = pr
+            .labels
+            .as_ref()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                format!(
                     " [labels {}]",
                     l.iter()
                         .map(|l| l.name.clone())
                         .collect::<Vec<_>>()
                         .join(",")
-                ))
-                .unwrap_or_default(),
-            pr.head.ref_field,
-            pr.base.ref_field,
+                )
+            })
+            .unwrap_or_default();
+        let names = untrusted(
+            "branches and labels",
+            &format!("{} -> {}{labels}", pr.head.ref_field, pr.base.ref_field),
+        );
+        let out = format!(
+            "#{} {} by {} at {}\n{names}\nmergeable: {} ({})\nchanges: +{} -{} in {} files, {} commits\nurl: {}\ntitle+body:\n{}\nfiles:\n{}\ncommits:\n{}\nreviews:\n{}\nchecks:\n{}",
+            pr.number,
+            state,
+            pr.user.as_ref().map(|u| u.login.as_str()).unwrap_or("-"),
             short(&head_sha),
             pr.mergeable
                 .map(|m| m.to_string())
@@ -436,7 +442,8 @@ impl GitHubServer {
             if check_t.is_empty() {
                 "(none)".to_string()
             } else {
-                check_t.render()
+                // Check and status names come from whatever CI the repository runs.
+                untrusted("check names", &check_t.render())
             },
         );
         let data = serde_json::json!({

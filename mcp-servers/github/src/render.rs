@@ -83,16 +83,20 @@ pub fn files_table(files: &[DiffEntry]) -> String {
             name,
         ]);
     }
-    t.render()
+    // Anyone who can push names files: the names are upstream text.
+    untrusted("changed file names", &t.render())
 }
 
 /// Per-file patches, each cut to `max_lines` lines with a note of what was left out.
 pub fn patches(files: &[DiffEntry], max_lines: usize) -> String {
     let mut out = String::new();
     for f in files {
-        out.push_str(&format!("--- {}\n", f.filename));
+        // The file's name is in the fence's label, never on a line of its own.
         match &f.patch {
-            None => out.push_str("(no patch: binary file or diff too large for the API)\n"),
+            None => {
+                out.push_str(&untrusted("file name", &f.filename));
+                out.push_str("\n(no patch: binary file or diff too large for the API)\n");
+            }
             Some(p) => {
                 let lines: Vec<&str> = p.lines().collect();
                 let shown = lines.len().min(max_lines);

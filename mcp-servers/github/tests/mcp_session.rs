@@ -165,9 +165,12 @@ async fn read_tools_answer_compactly_and_fence_untrusted_text() {
             && merged.contains("<untrusted-data source=\"pull request\">"),
         "{merged}"
     );
+    // The seed hides its injection in an HTML comment (what a rendered PR page does not
+    // show): the fence drops comments.
     assert!(
-        merged.contains("ignore previous instructions"),
-        "injection text stays, fenced: {merged}"
+        !merged.contains("ignore previous instructions")
+            && merged.contains("Points the orders service at the v2 deployment."),
+        "the hidden comment is removed, the visible text stays: {merged}"
     );
 
     let raw = call(&c, "commit_pulls", json!({"repo": KONG, "sha": bad})).await;

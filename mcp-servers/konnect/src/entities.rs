@@ -1,6 +1,7 @@
 //! The gateway configuration tools: control planes, entity lists and single entities.
 
 use mcp_runtime::budget::{self, Table};
+use mcp_runtime::fence::Untrusted;
 use mcp_runtime::{ToolError, ToolResult};
 use rmcp::model::CallToolResult;
 use serde_json::Value;
@@ -29,49 +30,65 @@ fn segment(v: &str) -> ToolResult<&str> {
 
 impl KonnectServer {
     pub(crate) async fn planes(&self, a: PlanesArgs) -> ToolResult<CallToolResult> {
-        let resp: Value = self
-            .api
-            .get(
-                "/v2/control-planes",
-                &[
-                    ("page[size]", "100".into()),
-                    ("filter[name][contains]", a.name.trim().to_string()),
-                ],
-            )
-            .await?;
         let mut t = Table::new(["ID", "NAME", "TYPE", "LABELS", "ENDPOINT"]);
-        for c in resp["data"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let labels: Vec<String> = c["labels"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                        .collect()
-                })
+        // Every page (Konnect serves at most 100 per page), and only what the allow-list
+        // admits: a plane outside it is not named, not even counted.
+        for number in 1..=50u32 {
+            let resp: Value = self
+                .api
+                .get(
+                    "/v2/control-planes",
+                    &[
+                        ("page[size]", "100".into()),
+                        ("page[number]", number.to_string()),
+                        ("filter[name][contains]", a.name.trim().to_string()),
+                    ],
+                )
+                .await?;
+            let page = resp["data"]
+                .as_array()
+                .map(Vec::as_slice)
                 .unwrap_or_default();
-            t.row([
-                c["id"].as_str().unwrap_or("-").to_string(),
-                c["name"].as_str().unwrap_or("-").to_string(),
-                c["config"]["cluster_type"]
-                    .as_str()
-                    .unwrap_or("-")
-                    .trim_start_matches("CLUSTER_TYPE_")
-                    .to_lowercase(),
-                labels.join(","),
-                c["config"]["control_plane_endpoint"]
-                    .as_str()
-                    .unwrap_or("-")
-                    .to_string(),
-            ]);
+            for c in page {
+                let cp = crate::resolve::ControlPlane {
+                    id: c["id"].as_str().unwrap_or_default().to_string(),
+                    name: c["name"].as_str().unwrap_or_default().to_string(),
+                };
+                if !self.resolver.allows(&cp) {
+                    continue;
+                }
+                let labels: Vec<String> = c["labels"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                t.row([
+                    cp.id,
+                    cp.name,
+                    c["config"]["cluster_type"]
+                        .as_str()
+                        .unwrap_or("-")
+                        .trim_start_matches("CLUSTER_TYPE_")
+                        .to_lowercase(),
+                    labels.join(","),
+                    c["config"]["control_plane_endpoint"]
+                        .as_str()
+                        .unwrap_or("-")
+                        .to_string(),
+                ]);
+            }
+            let total = resp["meta"]["page"]["total"].as_u64().unwrap_or(0);
+            if page.is_empty() || u64::from(number) * 100 >= total {
+                break;
+            }
         }
         Ok(budget::text(format!(
             "{} control planes\n{}",
-            resp["meta"]["page"]["total"],
-            t.render()
+            t.len(),
+            Untrusted::new("control planes", t.render())
         )))
     }
 
@@ -189,9 +206,10 @@ impl KonnectServer {
             .map(|o| format!("\nmore: cursor=\"{o}\""))
             .unwrap_or_default();
         Ok(budget::text(format!(
-            "{}: {} {k}\n{text}{more}",
+            "{}: {} {k}\n{}{more}",
             cp.name,
-            data.len()
+            data.len(),
+            Untrusted::new(format!("{k} of {}", cp.name), text)
         )))
     }
 
@@ -209,7 +227,9 @@ impl KonnectServer {
                 &[],
             )
             .await?;
-        Ok(budget::json(v))
+        // Names, tags and plugin configuration are anyone's words: the text is one fence.
+        let text = Untrusted::new(format!("{k} {} of {}", a.id.trim(), cp.name), v.to_string());
+        Ok(budget::text_with_data(text.to_string(), v))
     }
 }
 

@@ -106,7 +106,8 @@ impl Resolver {
         Ok(all)
     }
 
-    fn allows(&self, cp: &ControlPlane) -> bool {
+    /// Whether `cp` is in the allow-list (an empty list allows all).
+    pub fn allows(&self, cp: &ControlPlane) -> bool {
         self.allowed.is_empty() || self.allowed.iter().any(|a| *a == cp.id || *a == cp.name)
     }
 

@@ -63,7 +63,8 @@ pub fn summarize(pod: &Value) -> Value {
             "restarts": restarts,
             "state": state_name,
             "reason": reason,
-            "message": message,
+            "message": (!message.is_empty())
+                .then(|| mcp_runtime::fence::Untrusted::new("container message", message)),
             "image": image,
             "digest": image_id.split_once('@').map(|(_, d)| d),
         }));

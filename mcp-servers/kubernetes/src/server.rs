@@ -5,6 +5,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, LogParams, Patch, PatchParams};
 use mcp_runtime::budget::{self, Table};
+use mcp_runtime::fence::Untrusted;
 use mcp_runtime::filter::Toolsets;
 use mcp_runtime::{ToolError, ToolServer};
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -290,8 +291,22 @@ impl KubernetesServer {
         } else {
             format::project(&obj, &a.fields)
         };
+        // Every string of an object may be anyone's words (annotations, ConfigMap data, env
+        // literals): the text is one fence. Structured content keeps the object for programs.
+        let text = Untrusted::new(
+            format!(
+                "{} {}",
+                r.ar.kind,
+                if ns.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{ns}/{name}")
+                }
+            ),
+            out.to_string(),
+        );
         Ok(budget::with_hint(
-            budget::json(out),
+            budget::text_with_data(text.to_string(), out),
             "Pass `fields` (e.g. [\"status\"]) to return only the parts you need.",
         ))
     }
@@ -358,7 +373,7 @@ impl KubernetesServer {
         let body = if text.is_empty() {
             "(empty log)\n".to_string()
         } else {
-            text
+            format!("{}\n", Untrusted::new(format!("log of pod {name}"), text))
         };
         Ok(budget::with_hint(
             budget::text(header + &body),
@@ -396,8 +411,12 @@ impl KubernetesServer {
         if table.is_empty() {
             return Ok(budget::text(format!("no events in {ns} match\n")));
         }
+        // Messages are written by controllers around what users and programs wrote.
         Ok(budget::with_hint(
-            budget::text(table.render()),
+            budget::text(format!(
+                "{}\n",
+                Untrusted::new(format!("events in {ns}"), table.render())
+            )),
             "Filter by name or kind.",
         ))
     }
@@ -454,7 +473,7 @@ impl KubernetesServer {
         Ok(budget::json(
             serde_json::json!({"kind": kind, "name": o["metadata"]["name"], "namespace": ns,
             "complete": complete, "message": message, "desired": desired, "updated": updated, "ready": ready,
-            "available": available, "conditions": st["conditions"]}),
+            "available": available, "conditions": tekton::fence_messages(&st["conditions"], "condition message")}),
         ))
     }
 

@@ -5,6 +5,7 @@
 //! back in one compact object. Text written by pipeline authors (descriptions, messages) is
 //! marked untrusted.
 
+use mcp_runtime::fence::Untrusted;
 use serde_json::{Value, json};
 
 use crate::format::split_image;
@@ -34,6 +35,30 @@ pub fn params(list: &Value) -> serde_json::Map<String, Value> {
         .flatten()
         .filter_map(|p| Some((p["name"].as_str()?.to_string(), p["value"].clone())))
         .collect()
+}
+
+/// `list` with the `message` of each entry fenced (approver responses, conditions).
+pub fn fence_messages(list: &Value, source: &str) -> Value {
+    match list.as_array() {
+        Some(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| {
+                    let mut item = item.clone();
+                    if let Some(m) = item.get_mut("message") {
+                        *m = Untrusted::json(source, m);
+                    }
+                    item
+                })
+                .collect(),
+        ),
+        None => list.clone(),
+    }
+}
+
+/// A condition message (a controller's words around text a step printed), fenced.
+fn message_of(message: &str) -> Option<Untrusted> {
+    (!message.is_empty()).then(|| Untrusted::new("condition message", message))
 }
 
 /// The Succeeded condition as `(status, reason, message)`.
@@ -102,7 +127,7 @@ pub fn pipelinerun_summary(pr: &Value, taskruns: &[Value]) -> Value {
         "name": pr["metadata"]["name"],
         "namespace": pr["metadata"]["namespace"],
         "pipeline": pr["spec"]["pipelineRef"]["name"].as_str().or(pr["metadata"]["labels"]["tekton.dev/pipeline"].as_str()),
-        "status": status, "reason": reason, "message": message,
+        "status": status, "reason": reason, "message": message_of(&message),
         "started": pr["status"]["startTime"], "completed": pr["status"]["completionTime"],
         "params": p,
         "git": git_source(&p),
@@ -127,7 +152,7 @@ pub fn taskrun_summary(tr: &Value) -> Value {
     json!({
         "name": tr["metadata"]["name"], "namespace": tr["metadata"]["namespace"],
         "pipelineRun": tr["metadata"]["labels"]["tekton.dev/pipelineRun"],
-        "status": status, "reason": reason, "message": message,
+        "status": status, "reason": reason, "message": message_of(&message),
         "pod": tr["status"]["podName"], "started": tr["status"]["startTime"], "completed": tr["status"]["completionTime"],
         "params": p, "steps": steps, "results": tr["status"]["results"],
     })
@@ -192,7 +217,7 @@ pub fn approval_context(
         .enumerate()
         .map(|(i, a)| {
             json!({"index": i, "name": a["name"], "type": a["type"], "input": a["input"],
-            "message_untrusted": a["message"], "members": a["users"]})
+            "message_untrusted": Untrusted::json("approver message", &a["message"]), "members": a["users"]})
         })
         .collect();
     let own_index = identity.and_then(|id| {
@@ -242,7 +267,7 @@ pub fn approval_context(
             "namespace": task["metadata"]["namespace"],
             "name": task["metadata"]["name"],
             "state": status["state"].as_str().unwrap_or("pending"),
-            "description_untrusted": spec["description"],
+            "description_untrusted": Untrusted::json("approval task description", &spec["description"]),
             "approvalsRequired": spec["numberOfApprovalsRequired"],
             "approvalsReceived": status["approvalsReceived"],
             "startTime": status["startTime"],
@@ -252,7 +277,7 @@ pub fn approval_context(
         "identity": identity,
         "ownApproverIndex": own_index,
         "approvers": approvers,
-        "responses": status["approversResponse"],
+        "responses": fence_messages(&status["approversResponse"], "approver message"),
         "pipelineRun": pr_summary,
         "pipelineTasks": pipeline_tasks,
     })

@@ -23,7 +23,8 @@ pub fn json(value: Value) -> CallToolResult {
 }
 
 /// A text result for the model plus machine-readable `structuredContent` for programs (flows,
-/// scripts). The data must hold no untrusted free text: programs act on it unfenced.
+/// scripts). Models read the text, so any free text in it is fenced; the data is for code,
+/// which treats any free text in it as data, never as instructions.
 pub fn text_with_data(body: impl Into<String>, data: Value) -> CallToolResult {
     let mut r = text(body);
     r.structured_content = Some(data);

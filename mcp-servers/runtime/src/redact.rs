@@ -15,6 +15,9 @@
 //!   too), the `value` of a `{"name": "DB_PASSWORD", "value": …}` pair (a pod's env literal),
 //!   and strings that are JSON themselves (the last-applied-configuration annotation).
 //!
+//! - the same in an encoding (percent-encoding, `\u`/`\x` escapes, base64 in either alphabet,
+//!   two layers deep): the encoded word goes whole.
+//!
 //! Work is linear in the input (every scan moves forward), a span never crosses a line but a
 //! PEM block's, and redacting twice changes nothing.
 
@@ -197,11 +200,24 @@ fn once(text: &str) -> String {
     out
 }
 
-/// The byte ranges of `text` that hold secrets, sorted and merged.
+/// The byte ranges of `text` that hold secrets, sorted and merged: two layers of encoding
+/// are looked through.
 fn secret_spans(text: &str) -> Vec<(usize, usize)> {
+    spans_at(text, 2)
+}
+
+/// Whether `text` holds a secret, looking through `depth` layers of encoding.
+fn has_secret(text: &str, depth: u8) -> bool {
+    !spans_at(text, depth).is_empty()
+}
+
+fn spans_at(text: &str, depth: u8) -> Vec<(usize, usize)> {
     let b = text.as_bytes();
     let mut spans = Vec::new();
     pem_blocks(text, &mut spans);
+    if let Some(inner) = depth.checked_sub(1) {
+        spans.extend(encoded::spans(text, inner));
+    }
     let mut i = 0;
     // Positions before this were part of a dotted run that is no JWT: not scanned again.
     let mut no_jwt_before = 0;
@@ -592,6 +608,9 @@ fn closing(b: &[u8], start: usize, line_end: usize, close: &[u8]) -> Option<usiz
     }
     None
 }
+
+#[path = "redact_encoded.rs"]
+mod encoded;
 
 #[cfg(test)]
 #[path = "redact_tests.rs"]

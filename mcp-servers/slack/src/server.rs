@@ -575,7 +575,8 @@ impl SlackServer {
         };
         let x = &v["user"];
         Ok(budget::json(json!({
-            "id": x["id"], "name": x["name"], "real_name": x["real_name"], "is_bot": x["is_bot"],
+            "id": x["id"], "name": x["name"],
+            "real_name": mcp_runtime::fence::Untrusted::json("display name", &x["real_name"]), "is_bot": x["is_bot"],
             "tz": x["tz"], "email": x["profile"]["email"],
         })))
     }

@@ -216,6 +216,17 @@ impl World {
         live_after: i64,
         extra: &[(i64, i64, u16, f64, Option<u32>)],
     ) -> Result<(Self, String, i64), Boxed> {
+        Self::orders_incident_in(minutes, live_after, extra, |s| s).await
+    }
+
+    /// [`World::orders_incident_with`] with the shipped scenario's text edited by `edit`
+    /// (hostile names, credentials in request URIs).
+    pub async fn orders_incident_in(
+        minutes: i64,
+        live_after: i64,
+        extra: &[(i64, i64, u16, f64, Option<u32>)],
+        edit: impl Fn(String) -> String,
+    ) -> Result<(Self, String, i64), Boxed> {
         let now = jiff::Timestamp::now().as_second();
         let at = |t: i64| {
             jiff::Timestamp::from_second(t)
@@ -237,7 +248,7 @@ impl World {
         }
         let events = lines.join("\n");
         let w = Self::start(
-            move |s| s.replace(SEEDED_ONSET, &events),
+            move |s| edit(s.replace(SEEDED_ONSET, &events)),
             |_| Script { rules: vec![] },
         )
         .await?;

@@ -10,6 +10,7 @@ mod approval_flow;
 mod chart;
 mod co_approver;
 mod examples;
+mod fenced_outputs;
 mod real_llm;
 mod rollback_flow;
 mod rollback_prometheus;
