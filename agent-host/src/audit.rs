@@ -114,8 +114,10 @@ impl Metrics {
     pub fn record(&self, rec: &RunRecord, retries: u64) {
         let f = rec.flow.as_str();
         self.add("agent_runs_total", f, 1.0);
-        if matches!(rec.outcome, Outcome::NoDecision { .. }) {
-            self.add("agent_runs_no_decision_total", f, 1.0);
+        match rec.outcome {
+            Outcome::NoDecision { .. } => self.add("agent_runs_no_decision_total", f, 1.0),
+            Outcome::Unavailable { .. } => self.add("agent_runs_model_unavailable_total", f, 1.0),
+            Outcome::Answer { .. } => {}
         }
         self.add("agent_steps_total", f, f64::from(rec.steps));
         self.add("agent_prompt_tokens_total", f, rec.prompt_tokens as f64);

@@ -427,19 +427,19 @@ async fn retries_honour_retry_after_and_the_breaker_fails_fast() {
         "then exponential backoff: {waits:?}"
     );
 
-    // Now the provider only fails: the run ends without a decision, the breaker opens, and the
+    // Now the provider only fails: the run ends with the provider unavailable (a fault, retried later, never a decision), the breaker opens, and the
     // next run fails fast without a request.
     // 500, 500, 500: the third failure opens the breaker in the middle of the retries.
     let rec = run_on(&client, &p, &allow, &spec(3)).await;
     assert!(
-        matches!(rec.outcome, Outcome::NoDecision { ref reason } if reason.contains("circuit open")),
+        matches!(rec.outcome, Outcome::Unavailable { ref reason } if reason.contains("circuit open")),
         "{:?}",
         rec.outcome
     );
     let sent = m.state.requests().len();
     let rec = run_on(&client, &p, &allow, &spec(3)).await;
     assert!(
-        matches!(rec.outcome, Outcome::NoDecision { ref reason } if reason.contains("circuit open")),
+        matches!(rec.outcome, Outcome::Unavailable { ref reason } if reason.contains("circuit open")),
         "{:?}",
         rec.outcome
     );
@@ -622,7 +622,7 @@ async fn usage_the_provider_did_not_report_is_an_estimate() {
     let mut s = spec(3);
     s.deadline = Duration::from_millis(300);
     let rec = run_on(&model(&m, 0, 5), &p, &allow, &s).await;
-    assert!(matches!(&rec.outcome, Outcome::NoDecision { reason } if reason.contains("deadline")));
+    assert!(matches!(&rec.outcome, Outcome::Unavailable { reason } if reason.contains("deadline")));
     assert_eq!(rec.usage, UsageSource::Estimated);
     assert!(rec.prompt_tokens > 0, "the prompt was sent");
 }

@@ -44,8 +44,11 @@ pub struct RunSpec {
 pub enum Outcome {
     /// A schema-valid answer.
     Answer { value: Value },
-    /// No usable answer (budget, invalid output, provider down): callers fail closed.
+    /// No usable answer (budget, invalid output, a refusal): callers fail closed.
     NoDecision { reason: String },
+    /// The provider failed in a way that passes (rate limit, quota, unreachable, 5xx, no
+    /// answer within the deadline): nothing was decided, and callers retry later.
+    Unavailable { reason: String },
 }
 
 /// One tool call, with its full result.
@@ -248,12 +251,13 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
         {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
-                return end(
-                    rec,
-                    Outcome::NoDecision {
-                        reason: format!("model: {e}"),
-                    },
-                );
+                let reason = format!("model: {e}");
+                let outcome = if e.is_transient() {
+                    Outcome::Unavailable { reason }
+                } else {
+                    Outcome::NoDecision { reason }
+                };
+                return end(rec, outcome);
             }
             Err(_) => {
                 // Cancelled: the provider read the prompt, and what it generated is unknown.
@@ -262,7 +266,7 @@ pub async fn run<M: Model, T: Toolbox>(model: &M, tools: &T, spec: &RunSpec) -> 
                 rec.usage = UsageSource::Estimated;
                 return end(
                     rec,
-                    Outcome::NoDecision {
+                    Outcome::Unavailable {
                         reason: format!(
                             "deadline of {:?} reached waiting for the model",
                             spec.deadline

@@ -60,6 +60,31 @@ fn keep(e: &mut Evidence, label: &str, out: &ToolOutcome) -> Option<Value> {
     out.data.clone()
 }
 
+/// The pull request that deployed `sha`: the one whose merge commit or head is `sha` (the
+/// commit API lists every PR that contains the commit, newest first, and the first need not
+/// be the one that shipped it); the only one listed when none is; otherwise none, with a note.
+fn pull_of(pulls: &Value, sha: &str, notes: &mut Vec<String>) -> Option<u64> {
+    let list = pulls["pulls"].as_array()?;
+    let number = |p: &Value| p["number"].as_u64();
+    if let Some(p) = list
+        .iter()
+        .find(|p| p["merge_commit_sha"] == sha || p["head_sha"] == sha)
+    {
+        return number(p);
+    }
+    match list.as_slice() {
+        [] => None,
+        [only] => number(only),
+        many => {
+            notes.push(format!(
+                "{} pull requests contain the commit and none has it as its merge commit or head: which one shipped it is unknown",
+                many.len()
+            ));
+            None
+        }
+    }
+}
+
 /// Gathers the evidence for `namespace/name` (and, with `firing`, the alerts firing now).
 /// Fails only when the approval context itself is unavailable: without it there is nothing
 /// to decide on.
@@ -106,9 +131,7 @@ pub async fn gather<T: Toolbox>(
     e.commit = keep(&mut e, "commit", &commit);
     let pulls = keep(&mut e, "pull requests of the commit", &pulls);
     e.alerts = keep(&mut e, "security alerts", &alerts);
-    let number = pulls
-        .as_ref()
-        .and_then(|p| p["pulls"].as_array()?.first()?["number"].as_u64());
+    let number = pulls.as_ref().and_then(|p| pull_of(p, &sha, &mut e.notes));
     match number {
         Some(n) => {
             let pull = tools
@@ -116,6 +139,10 @@ pub async fn gather<T: Toolbox>(
                 .await;
             e.pull = keep(&mut e, "pull request", &pull);
         }
+        None if pulls
+            .as_ref()
+            .and_then(|p| p["pulls"].as_array())
+            .is_some_and(|l| !l.is_empty()) => {}
         None => e
             .notes
             .push("no pull request introduced this commit (pushed directly?)".into()),

@@ -123,6 +123,15 @@ pub fn facts(
             .to_string(),
         pipeline: pr["pipeline"].as_str().unwrap_or_default().to_string(),
         images,
+        // An older server that does not say what it could not resolve: nothing known missing.
+        images_unresolved: pr["imagesUnresolved"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
         changed_paths,
         lines_changed,
         checks,

@@ -119,8 +119,10 @@ impl Autonomy {
     /// Whether the task of `facts` is inside the scope.
     pub fn covers(&self, f: &Facts) -> bool {
         let listed = |list: &[String], v: &str| list.iter().any(|x| x == "*" || x == v);
+        // An embedded spec has no Pipeline object: no name its author did not choose.
         !self.namespaces.is_empty()
             && !self.pipelines.is_empty()
+            && !f.pipeline.is_empty()
             && listed(&self.namespaces, &f.namespace)
             && listed(&self.pipelines, &f.pipeline)
     }
@@ -140,6 +142,9 @@ pub struct Facts {
     pub namespace: String,
     pub pipeline: String,
     pub images: Vec<Image>,
+    /// Why the image set may be incomplete (a Task unreadable, a reference not resolved yet):
+    /// the image rules cannot pass while any is left.
+    pub images_unresolved: Vec<String>,
     pub changed_paths: Option<Vec<String>>,
     pub lines_changed: Option<u64>,
     /// (check name, conclusion)
@@ -210,6 +215,19 @@ fn rank(severity: &str) -> u8 {
     }
 }
 
+/// Pass when every image was resolved; otherwise what is missing (an image seen is evidence
+/// of a violation, an image not seen is no evidence of a pass).
+fn images_complete(f: &Facts, what: &str) -> Outcome {
+    if f.images_unresolved.is_empty() {
+        Pass
+    } else {
+        Unknown(format!(
+            "not every image could be resolved, so {what} cannot be checked: {}",
+            f.images_unresolved.join("; ")
+        ))
+    }
+}
+
 /// What `check` finds for `facts`.
 fn evaluate(check: &Check, f: &Facts) -> Outcome {
     match check {
@@ -220,14 +238,15 @@ fn evaluate(check: &Check, f: &Facts) -> Outcome {
                 .filter(|i| i.digest.is_none())
                 .map(|i| i.reference.as_str())
                 .collect();
+            if !loose.is_empty() {
+                return Violated(format!("not pinned by digest: {}", loose.join(", ")));
+            }
             if f.images.is_empty() {
                 return Unknown(
                     "no deployed images were found, so pinning cannot be checked".into(),
                 );
             }
-            violated_if(!loose.is_empty(), || {
-                format!("not pinned by digest: {}", loose.join(", "))
-            })
+            images_complete(f, "pinning")
         }
         Check::ImageTag { deny } => {
             if f.images.is_empty() {
@@ -246,9 +265,14 @@ fn evaluate(check: &Check, f: &Facts) -> Outcome {
                 .filter(|i| tag_of(i).is_some_and(|t| deny.contains(&t)))
                 .map(|i| i.reference.as_str())
                 .collect();
-            violated_if(!bad.is_empty(), || {
-                format!("denied tag ({}): {}", deny.join(", "), bad.join(", "))
-            })
+            if !bad.is_empty() {
+                return Violated(format!(
+                    "denied tag ({}): {}",
+                    deny.join(", "),
+                    bad.join(", ")
+                ));
+            }
+            images_complete(f, "tags")
         }
         Check::Paths { deny } => match &f.changed_paths {
             None => Unknown("the changed files are unknown".into()),
@@ -514,6 +538,7 @@ rules:
                 tag: Some("1.4.0".into()),
                 digest: Some("sha256:ab".into()),
             }],
+            images_unresolved: Vec::new(),
             changed_paths: Some(vec!["Cargo.toml".into()]),
             lines_changed: Some(2),
             checks: Some(vec![("cargo test".into(), "success".into())]),
@@ -589,6 +614,20 @@ rules:
             findings.iter().map(|x| x.rule.as_str()).collect::<Vec<_>>(),
             vec!["no-latest", "pinned"]
         );
+        // Images found but one Task unreadable: the seen ones pass, the set does not.
+        let mut f = facts();
+        f.images_unresolved = vec!["task deploy: Task kubectl-deploy could not be read".into()];
+        let Gate::RequireHuman(findings) = policy().gate(&f) else {
+            panic!("{:?}", policy().gate(&f))
+        };
+        assert!(
+            findings
+                .iter()
+                .all(|x| x.inconclusive && x.detail.contains("kubectl-deploy"))
+        );
+        // A seen `latest` image is positive evidence, resolved or not.
+        f.images[0].tag = Some("latest".into());
+        assert!(matches!(policy().gate(&f), Gate::Reject(_)));
     }
 
     /// The README's truth table, cell by cell: rule action x outcome -> gate.

@@ -257,6 +257,17 @@ impl<M: Model, T: Toolbox, C: Clock> Approver<M, T, C> {
             // Not worth a model call: no time left, or the policy already rejected.
             _ => None,
         };
+        // The model provider failing is a fault like any upstream's: retried while the task
+        // has time, never an abstention recorded as the AI's decision.
+        if let Some(agent::Outcome::Unavailable { reason }) = run.as_ref().map(|r| &r.outcome) {
+            if let Some(r) = &run {
+                self.metrics.record(r, 0);
+            }
+            return Err(ReviewError::Retry {
+                why: reason.clone(),
+                after: None,
+            });
+        }
         let verdict = run
             .as_ref()
             .map(|r| verdict::from_outcome(&r.outcome))

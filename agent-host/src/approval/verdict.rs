@@ -10,7 +10,7 @@ use crate::agent::Outcome;
 /// The verdict of a run.
 pub fn from_outcome(outcome: &Outcome) -> Verdict {
     let value = match outcome {
-        Outcome::NoDecision { reason } => {
+        Outcome::NoDecision { reason } | Outcome::Unavailable { reason } => {
             return Verdict::None {
                 reason: reason.clone(),
             };

@@ -273,6 +273,10 @@ pub async fn main() -> anyhow::Result<()> {
                     eprintln!("no decision: {reason}");
                     std::process::exit(2);
                 }
+                agent::Outcome::Unavailable { reason } => {
+                    eprintln!("the model is unavailable, try again later: {reason}");
+                    std::process::exit(3);
+                }
             }
         }
     }

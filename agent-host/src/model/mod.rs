@@ -68,6 +68,18 @@ pub enum ModelError {
     Other(String),
 }
 
+impl ModelError {
+    /// Whether the failure passes (a rate limit or spent quota, the provider unreachable,
+    /// overloaded or answering 408/409/5xx): worth retrying later, never a decision.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ModelError::RateLimited { .. } | ModelError::Unavailable(_) => true,
+            ModelError::Http { status, .. } => matches!(status, 408 | 409 | 425 | 500..=599),
+            ModelError::Other(_) => false,
+        }
+    }
+}
+
 impl From<OpenAIError> for ModelError {
     fn from(e: OpenAIError) -> Self {
         match e {

@@ -19,6 +19,7 @@ use crate::prompt::{PromptError, Untrusted};
 const RETRY_ONSET: &str = "retry: the onset query failed";
 const RETRY_HISTORY: &str = "retry: the config history could not be read";
 const RETRY_REVERT: &str = "retry: GitHub failed during the revert";
+const RETRY_MODEL: &str = "retry: the model was unavailable";
 
 /// Whether an incident's handling stopped at a transient failure.
 pub(super) fn is_retry(outcome: &str) -> bool {
@@ -144,7 +145,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
             .unwrap_or_default();
         let why_text = outbound::quote(&why.join("; "), 600);
         // The model confirms and explains; it cannot pick a commit code ruled out.
-        let (confirmed, explanation) = self
+        let answer = self
             .ask_model(
                 target,
                 &Suspect {
@@ -158,6 +159,20 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 report,
             )
             .await?;
+        let (confirmed, explanation) = match answer {
+            Ok(a) => a,
+            Err(reason) => {
+                // A provider outage is no refusal: retried every tick while the errors last.
+                let text = format!(
+                    "{summary} since {onset_text}. Code suspects {} ({why_text}); the model could not review it ({}); retried every tick while the errors last.",
+                    short(&sha),
+                    outbound::quote(&reason, 300)
+                );
+                self.alert(target, plane, route, inc, RETRY_MODEL, &text, report)
+                    .await;
+                return Ok(());
+            }
+        };
         inc.culprit = Some(sha.clone());
         if !confirmed {
             let text = format!(
@@ -397,12 +412,14 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         plane.incidents.insert(route.to_string(), inc);
     }
 
+    /// The model's confirmation and explanation of `suspect`, or (inner error) why the
+    /// provider could not be asked now.
     pub(super) async fn ask_model(
         &self,
         target: &Target,
         suspect: &Suspect<'_>,
         report: &mut Report,
-    ) -> Result<(bool, String), PromptError> {
+    ) -> Result<Result<(bool, String), String>, PromptError> {
         let sha = suspect.sha;
         let flow = &self.settings.flow;
         let ctx = prompt_context(target, suspect);
@@ -441,7 +458,7 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
         if let Err(e) = self.audit.write_value(&line) {
             tracing::error!(error = %e, "could not write the audit record");
         }
-        Ok(match rec.outcome {
+        Ok(Ok(match rec.outcome {
             Outcome::Answer { value } => {
                 let confirmed = value["confirm"] == true && value["culprit"].as_str() == Some(sha);
                 (
@@ -453,7 +470,8 @@ impl<M: Model, T: Toolbox, C: Clock> Rollback<M, T, C> {
                 )
             }
             Outcome::NoDecision { reason } => (false, format!("no answer ({reason})")),
-        })
+            Outcome::Unavailable { reason } => return Ok(Err(reason)),
+        }))
     }
 }
 

@@ -450,8 +450,9 @@ impl GitHubServer {
             "number": pr.number, "state": state, "head_sha": head_sha, "base": pr.base.ref_field,
             "mergeable": pr.mergeable, "author": pr.user.as_ref().map(|u| u.login.clone()),
             "additions": pr.additions, "deletions": pr.deletions,
+            // A rename counts on both paths: moving a file out of a protected path changes it.
             "files": files.items.iter().map(|f| serde_json::json!({"path": f.filename, "status": render::file_status(&f.status),
-                "additions": f.additions, "deletions": f.deletions})).collect::<Vec<_>>(),
+                "additions": f.additions, "deletions": f.deletions, "previous_path": f.previous_filename})).collect::<Vec<_>>(),
             "commit_authors": commits.items.iter().map(render::commit_author).collect::<Vec<_>>(),
             "reviews": reviews.iter().map(|r| serde_json::json!({"user": r.user.as_ref().map(|u| u.login.clone()),
                 "state": r.state.as_ref().and_then(|s| serde_json::to_value(s).ok())})).collect::<Vec<_>>(),
@@ -475,6 +476,7 @@ impl GitHubServer {
             .await?;
         let data = serde_json::json!({"pulls": pulls.iter().map(|p| serde_json::json!({
             "number": p.number, "merged": p.merged_at.is_some(), "base": p.base.ref_field,
+            "merge_commit_sha": p.merge_commit_sha, "head_sha": p.head.sha,
         })).collect::<Vec<_>>()});
         if pulls.is_empty() {
             return Ok(budget::text_with_data(

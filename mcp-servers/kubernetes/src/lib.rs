@@ -9,6 +9,8 @@ pub mod approval;
 pub mod args;
 pub mod cluster;
 pub mod format;
+mod gather;
+pub mod images;
 pub mod pods;
 pub mod server;
 pub mod tekton;

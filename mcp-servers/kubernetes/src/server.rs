@@ -22,7 +22,7 @@ use crate::{format, pods, tekton};
 /// The Kubernetes MCP server.
 #[derive(Clone)]
 pub struct KubernetesServer {
-    cluster: Arc<Cluster>,
+    pub(crate) cluster: Arc<Cluster>,
 }
 
 impl KubernetesServer {
@@ -477,17 +477,6 @@ impl KubernetesServer {
         ))
     }
 
-    async fn tekton_get(&self, kind: &str, ns: &str, name: &str) -> Result<Value, ToolError> {
-        let r = self.cluster.resolve(kind, None).await?;
-        self.cluster.get(&r, Some(ns), name).await
-    }
-
-    async fn taskruns_of(&self, ns: &str, pipeline_run: &str) -> Result<Vec<Value>, ToolError> {
-        let r = self.cluster.resolve("taskruns.tekton.dev", None).await?;
-        let lp = ListParams::default().labels(&format!("tekton.dev/pipelineRun={pipeline_run}"));
-        Ok(self.cluster.list(&r, Some(ns), &lp).await?.0)
-    }
-
     fn object_ref(&self, a: &ObjectRef) -> Result<(String, String), ToolError> {
         let ns = non_empty("namespace", &a.namespace)?.to_string();
         self.cluster.check_namespace(&ns)?;
@@ -496,11 +485,8 @@ impl KubernetesServer {
 
     async fn pipelinerun(&self, a: ObjectRef) -> Result<CallToolResult, ToolError> {
         let (ns, name) = self.object_ref(&a)?;
-        let pr = self
-            .tekton_get("pipelineruns.tekton.dev", &ns, &name)
-            .await?;
-        let trs = self.taskruns_of(&ns, &name).await?;
-        Ok(budget::json(tekton::pipelinerun_summary(&pr, &trs)))
+        let run = self.gather_run(&ns, &name).await?;
+        Ok(budget::json(tekton::pipelinerun_summary(&run)))
     }
 
     async fn taskrun(&self, a: ObjectRef) -> Result<CallToolResult, ToolError> {
@@ -520,32 +506,17 @@ impl KubernetesServer {
             .tekton_get("customruns.tekton.dev", &ns, custom_run_name)
             .await
             .ok();
-        let pr_name = labels["tekton.dev/pipelineRun"]
-            .as_str()
-            .map(str::to_string);
-        let (pipeline_run, taskruns) = match &pr_name {
-            Some(pr) => (
-                self.tekton_get("pipelineruns.tekton.dev", &ns, pr)
-                    .await
-                    .ok(),
-                self.taskruns_of(&ns, pr).await.unwrap_or_default(),
-            ),
-            None => (None, Vec::new()),
-        };
-        let pipeline = match pipeline_run
-            .as_ref()
-            .and_then(|pr| pr["spec"]["pipelineRef"]["name"].as_str())
-        {
-            Some(p) => self.tekton_get("pipelines.tekton.dev", &ns, p).await.ok(),
+        // The run unreadable (or none named): the context says so with a null pipelineRun,
+        // and the evidence built on it is unknown.
+        let run = match labels["tekton.dev/pipelineRun"].as_str() {
+            Some(pr) => self.gather_run(&ns, pr).await.ok(),
             None => None,
         };
         let identity = self.cluster.identity().await.ok();
         Ok(budget::json(tekton::approval_context(
             &task,
             custom_run.as_ref(),
-            pipeline_run.as_ref(),
-            pipeline.as_ref(),
-            &taskruns,
+            run.as_ref(),
             identity.as_deref(),
             jiff::Timestamp::now(),
         )))

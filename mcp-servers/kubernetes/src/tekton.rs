@@ -8,7 +8,8 @@
 use mcp_runtime::fence::Untrusted;
 use serde_json::{Value, json};
 
-use crate::format::split_image;
+use crate::gather::Run;
+use crate::images;
 
 /// Param names that carry a git URL and a revision, by convention in Tekton catalogs.
 const GIT_URL_PARAMS: &[&str] = &[
@@ -72,66 +73,34 @@ pub fn succeeded(obj: &Value) -> (String, String, String) {
     (s(&c["status"]), s(&c["reason"]), s(&c["message"]))
 }
 
-/// Images of a TaskRun: its step image IDs and any image-like params.
-pub fn taskrun_images(tr: &Value) -> Vec<Value> {
-    let mut out = Vec::new();
-    for step in tr["status"]["steps"].as_array().into_iter().flatten() {
-        if let Some(id) = step["imageID"].as_str().filter(|s| !s.is_empty()) {
-            out.push(image_entry(
-                id,
-                &format!("step {}", step["name"].as_str().unwrap_or("?")),
-            ));
-        }
-    }
-    out
-}
-
-fn image_entry(reference: &str, source: &str) -> Value {
-    let reference = reference.trim_start_matches("docker-pullable://");
-    let (repo, tag, digest) = split_image(reference);
-    json!({"ref": reference, "repository": repo, "tag": tag, "digest": digest, "source": source})
-}
-
-/// Images named in params (`image`, `IMAGE`, `*-image`), which is what a deploy step deploys.
-pub fn param_images(params: &serde_json::Map<String, Value>, source: &str) -> Vec<Value> {
-    params
-        .iter()
-        .filter(|(k, _)| {
-            k.to_lowercase() == "image"
-                || k.to_lowercase().ends_with("-image")
-                || k.to_lowercase().ends_with("_image")
-        })
-        .filter_map(|(k, v)| {
-            v.as_str()
-                .map(|s| image_entry(s, &format!("{source} param {k}")))
-        })
-        .collect()
-}
-
-/// A compact PipelineRun summary.
-pub fn pipelinerun_summary(pr: &Value, taskruns: &[Value]) -> Value {
+/// A compact PipelineRun summary: status, params, the git source it builds, every image it
+/// runs or deploys (and what could not be resolved), and its TaskRuns. `pipeline` names the
+/// referenced Pipeline object only: an embedded spec has no name its author did not choose.
+pub fn pipelinerun_summary(run: &Run) -> Value {
+    let pr = &run.run;
     let p = params(&pr["spec"]["params"]);
     let (status, reason, message) = succeeded(pr);
-    let mut images = param_images(&p, "pipelinerun");
-    let tasks: Vec<Value> = taskruns
+    let tasks: Vec<Value> = run
+        .taskruns
         .iter()
         .map(|tr| {
-            images.extend(taskrun_images(tr));
             let (s, r, _) = succeeded(tr);
             json!({"name": tr["metadata"]["labels"]["tekton.dev/pipelineTask"].as_str()
                 .unwrap_or_else(|| tr["metadata"]["name"].as_str().unwrap_or("")),
                 "kind": tr["kind"], "run": tr["metadata"]["name"], "status": s, "reason": r})
         })
         .collect();
+    let spec = images::pipeline_spec(pr, run.pipeline.as_ref());
     json!({
         "name": pr["metadata"]["name"],
         "namespace": pr["metadata"]["namespace"],
-        "pipeline": pr["spec"]["pipelineRef"]["name"].as_str().or(pr["metadata"]["labels"]["tekton.dev/pipeline"].as_str()),
+        "pipeline": run.pipeline.as_ref().and(pr["spec"]["pipelineRef"]["name"].as_str()),
         "status": status, "reason": reason, "message": message_of(&message),
         "started": pr["status"]["startTime"], "completed": pr["status"]["completionTime"],
         "params": p,
-        "git": git_source(&p),
-        "images": images,
+        "git": git_source(pr, spec, &run.taskruns),
+        "images": run.images.images,
+        "imagesUnresolved": run.images.unresolved,
         "tasks": tasks,
     })
 }
@@ -158,14 +127,50 @@ pub fn taskrun_summary(tr: &Value) -> Value {
     })
 }
 
-/// The git URL and revision from conventional param names.
-pub fn git_source(p: &serde_json::Map<String, Value>) -> Value {
-    let find = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| p.get(*n).and_then(Value::as_str).map(str::to_string))
+/// The git URL and revision the run builds. From its git tasks first: a pipeline task with a
+/// URL and a revision param (git-clone's `url` and `revision`, or another conventional pair),
+/// the pipeline's params substituted; two git tasks that disagree make both unknown. With no
+/// git task, the conventional names among the params the Pipeline declares (all of the run's
+/// when its spec is unknown).
+pub fn git_source(pr: &Value, spec: Option<&Value>, taskruns: &[Value]) -> Value {
+    let pp = images::pipeline_params(pr, spec);
+    let find = |p: &serde_json::Map<String, Value>, names: &[&str]| {
+        names.iter().find_map(|n| {
+            p.get(*n)
+                .and_then(Value::as_str)
+                .map(|v| images::substitute(v, &pp, taskruns))
+                .filter(|v| !v.contains("$("))
+        })
     };
-    json!({"url": find(GIT_URL_PARAMS), "revision": find(GIT_REV_PARAMS)})
+    let mut found: Vec<(String, String)> = Vec::new();
+    for t in spec.into_iter().flat_map(images::pipeline_tasks) {
+        let tp = params(&t["params"]);
+        if let (Some(url), Some(rev)) = (find(&tp, GIT_URL_PARAMS), find(&tp, GIT_REV_PARAMS))
+            && !found.contains(&(url.clone(), rev.clone()))
+        {
+            found.push((url, rev));
+        }
+    }
+    match found.as_slice() {
+        [(url, rev)] => json!({"url": url, "revision": rev, "from": "git task"}),
+        [] => {
+            let declared: Option<Vec<&str>> = spec.map(|s| {
+                s["params"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["name"].as_str())
+                    .collect()
+            });
+            let run_params: serde_json::Map<String, Value> = params(&pr["spec"]["params"])
+                .into_iter()
+                .filter(|(k, _)| declared.as_ref().is_none_or(|d| d.contains(&k.as_str())))
+                .collect();
+            json!({"url": find(&run_params, GIT_URL_PARAMS), "revision": find(&run_params, GIT_REV_PARAMS), "from": "params"})
+        }
+        many => json!({"url": null, "revision": null, "from": "git tasks",
+            "ambiguous": many.iter().map(|(u, r)| format!("{u}@{r}")).collect::<Vec<_>>()}),
+    }
 }
 
 /// Parses a Go duration (`2h0m0s`, `90m`, `1h30m`) into seconds.
@@ -202,9 +207,7 @@ pub fn go_duration_secs(text: &str) -> Option<i64> {
 pub fn approval_context(
     task: &Value,
     custom_run: Option<&Value>,
-    pipeline_run: Option<&Value>,
-    pipeline: Option<&Value>,
-    taskruns: &[Value],
+    run: Option<&Run>,
     identity: Option<&str>,
     now: jiff::Timestamp,
 ) -> Value {
@@ -253,13 +256,11 @@ pub fn approval_context(
     let deadline_text = deadline
         .and_then(|d| jiff::Timestamp::from_second(d).ok())
         .map(|d| d.to_string());
-    let pr_summary = pipeline_run.map(|pr| pipelinerun_summary(pr, taskruns));
-    let pipeline_tasks: Vec<Value> = pipeline
-        .map(|p| &p["spec"])
-        .or_else(|| pipeline_run.map(|pr| &pr["status"]["pipelineSpec"]))
-        .and_then(|s| s["tasks"].as_array())
+    let pr_summary = run.map(pipelinerun_summary);
+    let pipeline_tasks: Vec<Value> = run
+        .and_then(|r| images::pipeline_spec(&r.run, r.pipeline.as_ref()))
         .into_iter()
-        .flatten()
+        .flat_map(images::pipeline_tasks)
         .map(|t| json!({"name": t["name"], "ref": t["taskRef"]["name"].as_str().or(t["taskRef"]["kind"].as_str()), "runAfter": t["runAfter"]}))
         .collect();
     json!({
@@ -297,14 +298,33 @@ mod tests {
     }
 
     #[test]
-    fn git_source_from_conventional_params() {
-        let p = params(
-            &json!([{"name": "git-url", "value": "https://g/x.git"}, {"name": "git-revision", "value": "abc"}]),
-        );
+    fn git_source_from_the_git_task_then_declared_params() {
+        let run = json!({"spec": {"params": [{"name": "git-url", "value": "https://g/x.git"},
+            {"name": "git-revision", "value": "abc"}, {"name": "revision", "value": "evil"}]}});
+        // No spec: the run's conventional params.
+        assert_eq!(git_source(&run, None, &[])["revision"], "abc");
+        // A declared param wins over one the run added.
+        let spec = json!({"params": [{"name": "git-url"}, {"name": "git-revision"}]});
+        let g = git_source(&run, Some(&spec), &[]);
         assert_eq!(
-            git_source(&p),
-            json!({"url": "https://g/x.git", "revision": "abc"})
+            (g["url"].as_str(), g["revision"].as_str()),
+            (Some("https://g/x.git"), Some("abc"))
         );
+        // The git task's params, substituted, are what is cloned.
+        let spec = json!({"params": [{"name": "sha", "default": "d3f"}], "tasks": [{"name": "clone",
+            "taskRef": {"name": "git-clone"}, "params": [{"name": "url", "value": "https://g/y.git"},
+            {"name": "revision", "value": "$(params.sha)"}]}]});
+        let g = git_source(&json!({"spec": {}}), Some(&spec), &[]);
+        assert_eq!(
+            (g["url"].as_str(), g["revision"].as_str()),
+            (Some("https://g/y.git"), Some("d3f"))
+        );
+        // Two git tasks that disagree: unknown.
+        let spec = json!({"tasks": [
+            {"name": "a", "params": [{"name": "url", "value": "https://g/a"}, {"name": "revision", "value": "1"}]},
+            {"name": "b", "params": [{"name": "url", "value": "https://g/b"}, {"name": "revision", "value": "2"}]}]});
+        let g = git_source(&json!({"spec": {}}), Some(&spec), &[]);
+        assert!(g["revision"].is_null() && g["ambiguous"].as_array().is_some_and(|a| a.len() == 2));
     }
 
     #[test]
@@ -313,16 +333,16 @@ mod tests {
             {"name": "me", "type": "User", "input": "pending"}]}, "status": {"startTime": "2026-01-01T00:00:00Z"}});
         let cr = json!({"spec": {"timeout": "2h0m0s"}});
         let now: jiff::Timestamp = "2026-01-01T01:00:00Z".parse().unwrap();
-        let ctx = approval_context(&task, Some(&cr), None, None, &[], Some("me"), now);
+        let ctx = approval_context(&task, Some(&cr), None, Some("me"), now);
         assert_eq!(ctx["task"]["secondsLeft"], 3600);
         assert_eq!(ctx["ownApproverIndex"], 0);
         // No startTime yet (the gate writes it at the first vote): the creation time counts.
         let fresh = json!({"metadata": {"name": "t", "namespace": "ci", "creationTimestamp": "2026-01-01T00:30:00Z"},
             "spec": {"approvers": [{"name": "me", "type": "User", "input": "pending"}]}, "status": {}});
-        let ctx = approval_context(&fresh, Some(&cr), None, None, &[], Some("me"), now);
+        let ctx = approval_context(&fresh, Some(&cr), None, Some("me"), now);
         assert_eq!(ctx["task"]["secondsLeft"], 5400);
         // The CustomRun unreadable: the timeout, and so the deadline, is unknown.
-        let ctx = approval_context(&fresh, None, None, None, &[], Some("me"), now);
+        let ctx = approval_context(&fresh, None, None, Some("me"), now);
         assert!(ctx["task"]["secondsLeft"].is_null());
     }
 }

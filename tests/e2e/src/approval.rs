@@ -253,15 +253,29 @@ impl World {
         required: u32,
         description: &str,
     ) -> Result<Value, Boxed> {
+        let spec = json!({"pipelineRef": {"name": "build-and-deploy"}, "params": [
+            {"name": "git-url", "value": "https://github.com/acme/shop.git"},
+            {"name": "git-revision", "value": revision},
+            {"name": "image", "value": image}]});
+        self.create_on_run(name, spec, entries, required, description)
+    }
+
+    /// A pending task `name` in `ci` whose PipelineRun (`NAME-run`) has `run_spec` as its
+    /// spec (an embedded pipeline, other params), with its gate's CustomRun.
+    pub fn create_on_run(
+        &self,
+        name: &str,
+        run_spec: Value,
+        entries: Vec<Value>,
+        required: u32,
+        description: &str,
+    ) -> Result<Value, Boxed> {
         let run = format!("{name}-run");
         let now = jiff::Timestamp::now().to_string();
         self.kube.cluster.create_raw(json!({
             "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
             "metadata": {"name": run, "namespace": "ci", "labels": {"tekton.dev/pipeline": "build-and-deploy"}},
-            "spec": {"pipelineRef": {"name": "build-and-deploy"}, "params": [
-                {"name": "git-url", "value": "https://github.com/acme/shop.git"},
-                {"name": "git-revision", "value": revision},
-                {"name": "image", "value": image}]},
+            "spec": run_spec,
             "status": {"startTime": now, "conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Running"}]},
         }))?;
         // The gate's CustomRun, which owns the ApprovalTask of the same name and carries its

@@ -70,3 +70,43 @@ async fn a_rate_limited_review_waits_and_then_decides_once() {
     ));
     assert_eq!(w.model_calls(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_outage_is_retried_never_an_abstention() {
+    let w = World::start(approving_model(), POLICY).await.unwrap();
+    let head = w.shop_head().unwrap();
+    let approver = w.approver(ModeSetting::CoApprover, false).await.unwrap();
+    w.create_task("model-down", &head, DIGEST, &["alice", AI], 2)
+        .unwrap();
+    // The provider answers 503, then 429 (its quota), then comes back.
+    let mut script = approving_model();
+    for status in [503, 429] {
+        script.rules.insert(
+            0,
+            serde_json::from_value(serde_json::json!({"reply": {"status": status}, "times": 1}))
+                .unwrap(),
+        );
+    }
+    w.model.state.set_script(script);
+    for _ in 0..2 {
+        match approver.review(&w.task("model-down").unwrap()).await {
+            Err(ReviewError::Retry { why, .. }) => assert!(why.contains("model"), "{why}"),
+            other => panic!("expected a retry, got {other:?}"),
+        }
+        assert_eq!(w.ai_input("model-down").unwrap(), "pending", "no vote");
+        assert!(
+            w.core_list("configmaps", "ai").unwrap().is_empty(),
+            "no decision recorded from an outage"
+        );
+    }
+    match approver
+        .review(&w.task("model-down").unwrap())
+        .await
+        .unwrap()
+    {
+        Review::Decided { record, .. } => assert_eq!(record.action, "approve", "{record:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.ai_input("model-down").unwrap(), "approve");
+    assert_eq!(w.model_calls(), 3);
+}

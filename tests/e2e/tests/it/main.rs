@@ -7,6 +7,7 @@ mod approval_alerts;
 mod approval_evidence;
 mod approval_faults;
 mod approval_flow;
+mod approval_images;
 mod chart;
 mod co_approver;
 mod examples;

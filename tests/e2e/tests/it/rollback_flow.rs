@@ -282,3 +282,37 @@ async fn a_github_outage_is_retried_in_the_incident_thread_never_a_final_outcome
     assert_eq!(posted[1].thread_ts.as_deref(), Some(posted[0].ts.as_str()));
     assert!(posted[1].text.contains("/pull/"), "{}", posted[1].text);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_outage_delays_the_revert_never_refuses_it() {
+    let (w, sha, _) = World::orders_incident(12).await.unwrap();
+    // The provider is down for the first reviews, then confirms.
+    let mut script = confirms(&sha);
+    script.rules.insert(
+        0,
+        serde_json::from_value(serde_json::json!({"reply": {"status": 503}, "times": 2})).unwrap(),
+    );
+    w.model.state.set_script(script);
+    let state = StateFile::new(Some(w.dir.path().join("state.json")));
+    let mut outcomes = Vec::new();
+    for _ in 0..12 {
+        let flow = w.flow(false).unwrap();
+        schedule::once(&flow, &[w.target()], &state).await.unwrap();
+        if let Some(i) = w.saved_incident("orders-route") {
+            outcomes.push(i["outcome"].as_str().unwrap_or_default().to_string());
+        }
+        w.konnect.state.clock.advance(60);
+    }
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o == "retry: the model was unavailable"),
+        "{outcomes:?}"
+    );
+    assert!(
+        !outcomes.iter().any(|o| o.contains("did not confirm")),
+        "an outage is no refusal: {outcomes:?}"
+    );
+    assert_eq!(w.rollback_pulls().unwrap().len(), 1, "{outcomes:?}");
+    assert_eq!(w.model.state.requests().len(), 3);
+}
