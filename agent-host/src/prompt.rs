@@ -53,8 +53,8 @@ pub const DEFAULT_FENCE_CHARS: usize = 4000;
 
 /// Cleans and fences untrusted `text` labelled `source`, keeping at most `max` characters.
 pub fn fence(source: &str, text: &str, max: usize) -> String {
-    // Invisible characters first (they could hide a comment's delimiters), then comments.
-    let clean = mcp_runtime::fence::strip_comments(&mcp_runtime::fence::clean(text));
+    // Ready for a fence: invisibles, then comments, then tag spellings (see `for_fence`).
+    let clean = mcp_runtime::fence::for_fence(text);
     let total = clean.chars().count();
     let mut kept: String = clean.chars().take(max).collect();
     if total > max {

@@ -130,7 +130,9 @@ async fn send(api: &Api<DynamicObject>, rec: &Record, identity: &str, body: Valu
         .await;
     match r {
         Ok(_) => Sent::Done("patched".into()),
-        Err(kube::Error::Api(s)) if s.code == 429 || s.code >= 500 => {
+        // Code 0: a body that is no Kubernetes Status (a proxy's error page): what happened
+        // is unknown, so it is retried like an outage, never taken as a refusal.
+        Err(kube::Error::Api(s)) if s.code == 429 || s.code >= 500 || s.code == 0 => {
             Sent::Transient(format!("HTTP {} {}", s.code, s.message))
         }
         Err(kube::Error::Api(s)) => {

@@ -125,7 +125,7 @@ pub async fn approve_once(
     let (ns, name) = target
         .split_once('/')
         .context("give the task as NAMESPACE/NAME")?;
-    let client = cluster::client().await.context("Kubernetes client")?;
+    let client = cluster::call_client().await.context("Kubernetes client")?;
     let approver = build(
         cfg,
         Arc::new(pool),
@@ -173,11 +173,13 @@ pub async fn run(cfg: &Config, pool: Pool, listen: SocketAddr) -> anyhow::Result
         "the configuration has neither an `approval` nor a `rollback` section: nothing to run"
     );
     let pool = Arc::new(pool);
+    // The watch holds its request open for minutes; every other call is bounded.
     let client = cluster::client().await.context("Kubernetes client")?;
+    let calls = cluster::call_client().await.context("Kubernetes client")?;
     let metrics = Arc::new(Metrics::default());
     let approver = match &cfg.approval {
         Some(_) => Some(Arc::new(
-            build(cfg, pool.clone(), client.clone(), metrics.clone(), false).await?,
+            build(cfg, pool.clone(), calls.clone(), metrics.clone(), false).await?,
         )),
         None => None,
     };

@@ -77,7 +77,13 @@ struct Slot {
 /// The pool.
 pub struct Pool {
     slots: Vec<Slot>,
+    /// The longest one tool call may take: a hung server (or a hung upstream behind it) costs
+    /// a review this long, then counts as a passing fault.
+    call_timeout: Duration,
 }
+
+/// Default of [`Pool::with_call_timeout`].
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn backoff(failures: u32) -> Duration {
     Duration::from_millis(250u64.saturating_mul(1 << failures.min(8))).min(Duration::from_secs(60))
@@ -97,7 +103,14 @@ impl Pool {
                     health: std::sync::Mutex::new(Health::default()),
                 })
                 .collect(),
+            call_timeout: CALL_TIMEOUT,
         }
+    }
+
+    /// The same pool with each tool call bounded by `timeout` (the call is cancelled then).
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
     }
 
     /// Times each server was restarted after a failure.
@@ -280,18 +293,21 @@ impl Pool {
             }
         }
         let tool = tool.to_string();
-        let result = self
-            .with_session(slot, async |s: &Session| {
-                let params =
-                    CallToolRequestParams::new(tool.clone()).with_arguments(arguments.clone());
-                match s.client.call_tool(params).await {
-                    Ok(r) => Ok(Ok(r)),
-                    // A protocol error (unknown tool, bad params) is the caller's, not a crash.
-                    Err(rmcp::ServiceError::McpError(e)) => Ok(Err(e.message.to_string())),
-                    Err(e) => Err(e.to_string()),
-                }
-            })
-            .await;
+        let call = self.with_session(slot, async |s: &Session| {
+            let params = CallToolRequestParams::new(tool.clone()).with_arguments(arguments.clone());
+            match s.client.call_tool(params).await {
+                Ok(r) => Ok(Ok(r)),
+                // A protocol error (unknown tool, bad params) is the caller's, not a crash.
+                Err(rmcp::ServiceError::McpError(e)) => Ok(Err(e.message.to_string())),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        let Ok(result) = tokio::time::timeout(self.call_timeout, call).await else {
+            return ToolOutcome::transient(format!(
+                "`{name}` gave no answer within {} s; the server or its upstream may be hung",
+                self.call_timeout.as_secs_f64()
+            ));
+        };
         match result {
             // Redacted again on arrival: a server that is not ours may not redact at all.
             Ok(Ok(r)) => ToolOutcome {

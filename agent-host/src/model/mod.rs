@@ -97,6 +97,23 @@ impl From<OpenAIError> for ModelError {
             OpenAIError::Boxed(b) if b.is::<CircuitOpen>() => {
                 ModelError::Unavailable(b.to_string())
             }
+            OpenAIError::Boxed(b) => match b.downcast_ref::<transport::ProviderFault>() {
+                Some(f) if f.status == 429 => ModelError::RateLimited { status: f.status },
+                Some(f) => ModelError::Http {
+                    status: f.status,
+                    message: f.body.clone(),
+                },
+                None => ModelError::Other(b.to_string().chars().take(300).collect()),
+            },
+            // A body that does not parse was most likely cut off on the way: a passing fault
+            // (a provider that always answers garbage is retried until the task's deadline,
+            // then humans decide).
+            OpenAIError::JSONDeserialize(e, _) => {
+                ModelError::Unavailable(format!("the provider's answer did not parse: {e}"))
+            }
+            OpenAIError::StreamError(e) => {
+                ModelError::Unavailable(format!("the stream broke: {e}"))
+            }
             OpenAIError::Reqwest(r) => ModelError::Unavailable(r.to_string()),
             other => ModelError::Other(other.to_string().chars().take(300).collect()),
         }

@@ -21,6 +21,16 @@ use super::retry::{self, RetryPolicy};
 #[error("model provider unavailable (circuit open for another {0:?}); not calling it")]
 pub struct CircuitOpen(pub Duration);
 
+/// The provider (or a gateway in front of it) still answered 429 or 5xx when the retries
+/// ran out. Told apart here, where the status is visible: such a body need not be an OpenAI
+/// error object, and async-openai would report it as a parse failure.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP {status}: {body}")]
+pub struct ProviderFault {
+    pub status: u16,
+    pub body: String,
+}
+
 /// What the transport observed, for metrics and tests.
 #[derive(Debug, Default)]
 pub struct TransportStats {
@@ -111,13 +121,25 @@ impl tower::Service<HttpRequestFactory> for RetryTransport {
                         }
                     }
                     _ => {
-                        let mut b = lock(&this.breaker);
-                        if failed {
-                            b.failure(Instant::now())
-                        } else {
-                            b.success()
+                        {
+                            let mut b = lock(&this.breaker);
+                            if failed {
+                                b.failure(Instant::now())
+                            } else {
+                                b.success()
+                            }
                         }
-                        return result;
+                        return match result {
+                            Ok(resp) if retry::retryable(resp.status()) => {
+                                let status = resp.status().as_u16();
+                                let body = resp.text().await.unwrap_or_default();
+                                Err(OpenAIError::Boxed(Box::new(ProviderFault {
+                                    status,
+                                    body: mcp_runtime::text::prefix(&body, 300).to_string(),
+                                })))
+                            }
+                            other => other,
+                        };
                     }
                 }
             }

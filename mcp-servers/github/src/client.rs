@@ -155,10 +155,8 @@ impl GitHub {
                     })?;
             if status.is_success() {
                 let items = serde_json::from_str(if text.is_empty() { "null" } else { &text })
-                    .map_err(|e| ToolError::Upstream {
-                        service: SERVICE,
-                        status: status.as_u16(),
-                        message: format!("unexpected response shape for {path}: {e}"),
+                    .map_err(|e| {
+                        mcp_runtime::error::parse_failure(SERVICE, status.as_u16(), path, &e)
                     })?;
                 return Ok(Page {
                     items,

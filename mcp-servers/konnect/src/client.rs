@@ -110,10 +110,8 @@ impl Konnect {
             message: format!("reading the response: {e}"),
         })?;
         if status.is_success() {
-            return serde_json::from_str(&text).map_err(|e| ToolError::Upstream {
-                service: SERVICE,
-                status: status.as_u16(),
-                message: format!("unexpected response shape from {path}: {e}"),
+            return serde_json::from_str(&text).map_err(|e| {
+                mcp_runtime::error::parse_failure(SERVICE, status.as_u16(), path, &e)
             });
         }
         Err(problem(status, &text, retry_after, path))

@@ -45,6 +45,11 @@ pub fn kube_err(err: kube::Error, what: &str) -> ToolError {
         kube::Error::Api(status) if status.code == 403 => {
             ToolError::Denied(format!("{what}: {}", status.message))
         }
+        // No Kubernetes Status in the body (a proxy's error page): unknown, so passing.
+        kube::Error::Api(status) if status.code == 0 => ToolError::Garbled {
+            service: "kubernetes",
+            message: format!("{what}: {}", status.message),
+        },
         kube::Error::Api(status) => ToolError::Upstream {
             service: "kubernetes",
             status: status.code,

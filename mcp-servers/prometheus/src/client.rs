@@ -158,15 +158,11 @@ impl Upstream {
             service,
             message: format!("reading the response: {e}"),
         })?;
-        let body: Option<Value> = serde_json::from_str(&text).ok();
+        let parsed: Result<Value, _> = serde_json::from_str(&text);
         if status.is_success() {
-            let Some(v) = body else {
-                return Err(ToolError::Upstream {
-                    service,
-                    status: status.as_u16(),
-                    message: format!("{path} did not answer JSON"),
-                });
-            };
+            let v = parsed.map_err(|e| {
+                mcp_runtime::error::parse_failure(service, status.as_u16(), path, &e)
+            })?;
             // Prometheus wraps data in an envelope; Alertmanager answers it bare.
             return match v.get("status").and_then(Value::as_str) {
                 Some("success") => Ok(v),
@@ -186,7 +182,7 @@ impl Upstream {
                 status.as_u16()
             )));
         }
-        Err(match body {
+        Err(match parsed.ok() {
             Some(v) if v.get("errorType").is_some() => envelope_error(service, status, &v),
             Some(v) => ToolError::Upstream {
                 service,

@@ -43,6 +43,13 @@ pub enum ToolError {
         service: &'static str,
         message: String,
     },
+    /// The upstream answered, but the body could not be read (cut off on the way, or not
+    /// the JSON it always sends): a passing fault, not a fact about the target.
+    #[error("{service} sent an answer that could not be read ({message}); retry later")]
+    Garbled {
+        service: &'static str,
+        message: String,
+    },
 }
 
 /// The result type of every tool body.
@@ -62,7 +69,7 @@ impl ToolError {
     /// approval flow) waits and retries instead of deciding on what is missing.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Unreachable { .. } => true,
+            Self::RateLimited { .. } | Self::Unreachable { .. } | Self::Garbled { .. } => true,
             Self::Upstream { status, .. } => matches!(status, 408 | 429 | 500..=599),
             _ => false,
         }
@@ -78,6 +85,7 @@ impl ToolError {
             Self::Upstream { .. } => "upstream",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unreachable { .. } => "unreachable",
+            Self::Garbled { .. } => "garbled",
         }
     }
 
@@ -95,6 +103,27 @@ impl ToolError {
         }
         result.structured_content = Some(serde_json::json!({ "error": error }));
         result
+    }
+}
+
+/// A success body that failed to parse: garbled (not JSON at all, or cut off: a passing
+/// fault) or of an unexpected shape (valid JSON the client does not understand: not one).
+pub fn parse_failure(
+    service: &'static str,
+    status: u16,
+    what: &str,
+    e: &serde_json::Error,
+) -> ToolError {
+    match e.classify() {
+        serde_json::error::Category::Data => ToolError::Upstream {
+            service,
+            status,
+            message: format!("unexpected response shape from {what}: {e}"),
+        },
+        _ => ToolError::Garbled {
+            service,
+            message: format!("{what}: {e}"),
+        },
     }
 }
 

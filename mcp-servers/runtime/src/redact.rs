@@ -35,6 +35,8 @@ const TOKEN_PREFIXES: &[(&str, usize)] = &[
     ("ghs_", 8),
     ("ghr_", 8),
     ("xoxa-", 6),
+    ("xoxc-", 6),
+    ("xoxd-", 6),
     ("xoxb-", 6),
     ("xoxe-", 6),
     ("xoxo-", 6),
@@ -44,6 +46,11 @@ const TOKEN_PREFIXES: &[(&str, usize)] = &[
     ("xapp-", 6),
     ("kpat_", 8),
     ("spat_", 8),
+    // Stripe secret and restricted keys, Google API keys.
+    ("sk_live_", 16),
+    ("sk_test_", 16),
+    ("rk_live_", 16),
+    ("AIza", 30),
 ];
 
 /// Key names (lower-cased, without `_ - .`) whose values are credentials, matched as suffixes:
@@ -69,7 +76,14 @@ const CREDENTIAL_KEYS: &[&str] = &[
     "cookie",
     "dockerconfigjson",
     "dockercfg",
+    "dbpass",
+    "dbpwd",
+    "secretkeybase",
 ];
+
+/// Key names that are credentials only when they are the whole name (a Docker config's
+/// `auth`, `pass`, an Azure SAS `sig`).
+const EXACT_CREDENTIAL_KEYS: &[&str] = &["auth", "pass", "sig"];
 
 /// Key names that hold credentials in JSON (`"credentials": {...}`) but are common prose in
 /// messages (`Invalid credentials: check the token`), so text is not redacted after them.
@@ -93,8 +107,9 @@ pub fn is_credential_key(key: &str) -> bool {
         .flat_map(char::to_lowercase)
         .collect();
     // Names of things that hold credentials are not credentials (`secretName`, `tokenTTL`).
-    CREDENTIAL_KEYS.iter().any(|k| norm.ends_with(k))
-        && !NOT_CREDENTIALS.iter().any(|k| norm.ends_with(k))
+    EXACT_CREDENTIAL_KEYS.contains(&norm.as_str())
+        || (CREDENTIAL_KEYS.iter().any(|k| norm.ends_with(k))
+            && !NOT_CREDENTIALS.iter().any(|k| norm.ends_with(k)))
 }
 
 /// Returns `text` with credentials replaced by [`REDACTED`]. Text that is a JSON document is
@@ -221,11 +236,13 @@ fn spans_at(text: &str, depth: u8) -> Vec<(usize, usize)> {
     let mut i = 0;
     // Positions before this were part of a dotted run that is no JWT: not scanned again.
     let mut no_jwt_before = 0;
+    // Likewise for `sk-` runs: a shorter run inside a rejected one is rejected too.
+    let mut no_sk_before = 0;
     // The next line break at or after the last position asked (found once per line).
     let mut nl = 0;
     while i < b.len() {
         if word_start(b, i)
-            && let Some(end) = token_at(b, i, &mut no_jwt_before)
+            && let Some(end) = token_at(b, i, &mut no_jwt_before, &mut no_sk_before)
         {
             spans.push((i, end));
             i = end;
@@ -305,7 +322,12 @@ fn word_start(b: &[u8], i: usize) -> bool {
 }
 
 /// The end of a token starting at word start `i`, if one does.
-fn token_at(b: &[u8], i: usize, no_jwt_before: &mut usize) -> Option<usize> {
+fn token_at(
+    b: &[u8],
+    i: usize,
+    no_jwt_before: &mut usize,
+    no_sk_before: &mut usize,
+) -> Option<usize> {
     let rest = b.get(i..)?;
     let run_end = |from: usize| {
         (from..b.len())
@@ -320,11 +342,17 @@ fn token_at(b: &[u8], i: usize, no_jwt_before: &mut usize) -> Option<usize> {
         }
     }
     // OpenAI-style keys: long, mixed case with digits (`sk-prod-cluster-1` is a name).
-    if rest.starts_with(b"sk-") {
+    if rest.starts_with(b"sk-") && i >= *no_sk_before {
         let end = run_end(i + 3);
         let body = b.get(i + 3..end)?;
         let mixed = body.iter().any(u8::is_ascii_uppercase) && body.iter().any(u8::is_ascii_digit);
-        return (body.len() >= 20 && mixed).then_some(end);
+        if body.len() >= 20 && mixed {
+            return Some(end);
+        }
+        // Every `sk-` later in this run has a body that is a suffix of this one: no longer,
+        // no more mixed. Not scanned again (linear time on `sk-sk-sk-…`).
+        *no_sk_before = end;
+        return None;
     }
     // AWS access key ids: AKIA/ASIA and 16 upper-case letters or digits.
     if rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA") {
@@ -352,6 +380,9 @@ fn token_at(b: &[u8], i: usize, no_jwt_before: &mut usize) -> Option<usize> {
 /// line that still reads as the key's base64 (never past where the text goes on).
 fn pem_blocks(text: &str, spans: &mut Vec<(usize, usize)>) {
     let mut from = 0;
+    // The next `-----END ` at or after some position, found once and reused until passed
+    // (one search per END, not per header: linear on a run of headers with no END).
+    let mut next_end: Option<(usize, Option<usize>)> = None;
     while let Some(off) = text.get(from..).and_then(|t| t.find("-----BEGIN ")) {
         let start = from + off;
         let header_end = text
@@ -365,9 +396,24 @@ fn pem_blocks(text: &str, spans: &mut Vec<(usize, usize)>) {
             continue;
         }
         let body = header_end + 5;
-        let end = match text.get(body..).and_then(|t| t.find("-----END ")) {
+        let found = match next_end {
+            Some((searched_from, hit))
+                if searched_from <= body && hit.is_none_or(|h| h >= body) =>
+            {
+                hit
+            }
+            _ => {
+                let hit = text
+                    .get(body..)
+                    .and_then(|t| t.find("-----END "))
+                    .map(|e| body + e);
+                next_end = Some((body, hit));
+                hit
+            }
+        };
+        let end = match found {
             Some(e) => {
-                let at = body + e + 9;
+                let at = e + 9;
                 text.get(at..)
                     .and_then(|t| t.find("-----"))
                     .map_or(text.len(), |x| at + x + 5)

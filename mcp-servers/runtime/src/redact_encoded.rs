@@ -26,7 +26,13 @@ pub(super) fn spans(text: &str, depth: u8) -> Vec<(usize, usize)> {
             continue;
         }
         let end = (i..b.len()).find(|&j| !word_byte(b[j])).unwrap_or(b.len());
-        for (s, e) in parts(b, i, end) {
+        // A sentence's full stop, or the backslash of an escaped quote after the word, is
+        // not part of it (nor a neighbour that splits off its padding).
+        let mut word_end = end;
+        while word_end > i && matches!(b[word_end - 1], b'.' | b'\\') {
+            word_end -= 1;
+        }
+        for (s, e) in parts(b, i, word_end) {
             if let Some(word) = text.get(s..e)
                 && holds_secret(word, depth)
             {
@@ -57,9 +63,36 @@ fn parts(b: &[u8], start: usize, end: usize) -> Vec<(usize, usize)> {
 }
 
 fn holds_secret(word: &str, depth: u8) -> bool {
-    decodings(word)
-        .iter()
-        .any(|d| d != word && super::has_secret(d, depth))
+    pieces(word).iter().any(|piece| {
+        decodings(piece)
+            .iter()
+            .any(|d| d != piece && super::has_secret(d, depth))
+    })
+}
+
+/// `word` and the pieces an encoded value may be one of: a sentence's full stop trimmed, the
+/// segments of a path, the parts between escapes (`\"`, `\n`) of escaped JSON.
+fn pieces(word: &str) -> Vec<&str> {
+    let mut out = vec![word];
+    let trimmed = word.trim_end_matches('.');
+    if trimmed != word {
+        out.push(trimmed);
+    }
+    for sep in ['/', '\\'] {
+        if trimmed.contains(sep) {
+            out.extend(
+                trimmed
+                    .split(sep)
+                    .map(|p| {
+                        p.strip_prefix(['n', 't', 'r', '"'])
+                            .filter(|_| sep == '\\')
+                            .unwrap_or(p)
+                    })
+                    .filter(|p| p.len() >= MIN_BASE64),
+            );
+        }
+    }
+    out
 }
 
 /// What `word` may mean once decoded (nothing when it is no encoding).
@@ -165,6 +198,15 @@ mod tests {
             ("base64 twice", format!("v={twice}")),
             ("percent", format!("GET /x?q={pct}&a=1")),
             ("escapes", format!("log {{\\\"t\\\":\\\"{esc}\\\"}}")),
+            ("base64 ending a sentence", format!("The key is {b64}.")),
+            (
+                "base64url in a path",
+                format!("https://x.io/api/v1/auth/{url}"),
+            ),
+            (
+                "base64 in escaped JSON",
+                format!("msg=\"{{\\\"blob\\\":\\\"{b64}\\\"}}\""),
+            ),
         ] {
             let out = redact(&text);
             assert!(out.contains("[REDACTED]"), "{what}: {out}");

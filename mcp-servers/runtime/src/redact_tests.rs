@@ -263,3 +263,44 @@ proptest! {
         prop_assert!(!out.contains(t), "{}", out);
     }
 }
+
+#[test]
+fn runs_that_were_quadratic_are_linear() {
+    // Each took minutes at these sizes when every `sk-` rescanned its run and every PEM
+    // header searched the rest of the text for an END line.
+    let sk = "sk-".repeat(100_000);
+    assert_eq!(redact(&sk), sk);
+    let pem = "-----BEGIN PRIVATE KEY-----!".repeat(20_000);
+    assert!(redact(&pem).contains(REDACTED));
+}
+
+#[test]
+fn more_families_and_exact_names() {
+    for secret in [
+        "xoxc-1234567890-abcdefABCDEF",
+        "xoxd-1234567890-abcdefABCDEF",
+        "sk_live_51HxAbCdEfGhIjKlMnOpQrSt",
+        "rk_live_51HxAbCdEfGhIjKlMnOpQrSt",
+        "AIzaSyA-1234567890abcdefghijklmnopqrs",
+    ] {
+        let out = redact(&format!("key {secret} here"));
+        assert!(!out.contains(secret), "{out}");
+    }
+    for (text, secret) in [
+        (
+            "{\"auths\":{\"r.io\":{\"auth\":\"dXNlcjpodW50ZXIy\"}}}",
+            "dXNlcjpodW50ZXIy",
+        ),
+        ("DB_PASS=hunter2", "hunter2"),
+        ("SECRET_KEY_BASE=abcdef0123456789", "abcdef0123456789"),
+        (
+            "https://acct.blob.core.windows.net/c?sv=2022&sig=AbCdEf0123%3D",
+            "AbCdEf0123",
+        ),
+    ] {
+        let out = redact(text);
+        assert!(!out.contains(secret), "{text} -> {out}");
+    }
+    // The working directory is no password.
+    assert_eq!(redact("PWD=/home/app"), "PWD=/home/app");
+}

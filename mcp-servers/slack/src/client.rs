@@ -119,11 +119,12 @@ impl SlackApi {
             });
         }
         let status = resp.status();
-        let v: Value = resp.json().await.map_err(|e| ToolError::Upstream {
+        let text = resp.text().await.map_err(|e| ToolError::Unreachable {
             service: SERVICE,
-            status: status.as_u16(),
-            message: format!("{method}: not a Slack API answer: {e}"),
+            message: format!("{method}: reading the response: {e}"),
         })?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| mcp_runtime::error::parse_failure(SERVICE, status.as_u16(), method, &e))?;
         if v["ok"] == Value::Bool(true) {
             return Ok(v);
         }

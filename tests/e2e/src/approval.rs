@@ -63,6 +63,17 @@ pub async fn client_for(k: &kube_emu::KubeServer, who: &str) -> Result<::kube::C
     Ok(::kube::Client::try_from(config)?)
 }
 
+/// [`client_for`] as `agent-host` builds the client of its single calls: each bounded (by
+/// 4 s here, so a test of a hung API server ends fast).
+pub async fn call_client_for(k: &kube_emu::KubeServer, who: &str) -> Result<::kube::Client, Boxed> {
+    let kubeconfig = ::kube::config::Kubeconfig::from_yaml(&k.kubeconfig(who))?;
+    let mut config =
+        ::kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    agent_host::cluster::bounded(&mut config);
+    config.read_timeout = Some(Duration::from_secs(4));
+    Ok(::kube::Client::try_from(config)?)
+}
+
 /// A committed, not yet applied approve of entry 1 of task `ci/NAME` (what a crash between the
 /// commit and the vote leaves), decided as a co-approver.
 pub fn committed_approve(audit_id: &str, name: &str, uid: &str) -> Record {
@@ -185,7 +196,7 @@ impl World {
     ) -> Result<Approver<M, Pool, SystemClock>, Boxed> {
         let cfg = Config::load(&root().join("examples/agent-host.yaml"))?;
         let flow = cfg.flow("approval")?.clone();
-        let client = client_for(&self.kube, "ai-approver").await?;
+        let client = call_client_for(&self.kube, "ai-approver").await?;
         Ok(Approver {
             model,
             tools: self.pool(),

@@ -70,7 +70,7 @@ pub async fn host<S: ToolServer>(server: S, args: &ServerArgs) -> Result<Hosted,
     })
 }
 
-/// The agent host's pool over hosted servers, by name.
+/// The agent host's pool over hosted servers, by name. Calls are bounded tighter than in production, so a test of a hung upstream ends fast.
 pub fn pool(servers: &[(&str, &Hosted)]) -> agent_host::mcp::Pool {
     agent_host::mcp::Pool::new(
         servers
@@ -84,6 +84,7 @@ pub fn pool(servers: &[(&str, &Hosted)]) -> agent_host::mcp::Pool {
             })
             .collect(),
     )
+    .with_call_timeout(std::time::Duration::from_secs(4))
 }
 
 /// mcp-slack over the Slack emulator, posting allowed in every channel the bot is in.

@@ -118,6 +118,8 @@ impl GitHub {
 pub struct GitHubServer {
     pub addr: SocketAddr,
     pub state: Arc<GitHub>,
+    /// Fault switches in front of the emulator (see [`crate::faults`]).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl GitHubServer {
@@ -132,9 +134,14 @@ pub async fn spawn(state: Arc<GitHub>, addr: SocketAddr) -> std::io::Result<GitH
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let _ = state.base.set(format!("http://{addr}"));
-    let app = api::router(state.clone());
+    let faults = Arc::default();
+    let app = crate::faults::layer(api::router(state.clone()), &faults);
     crate::serve_in_background(listener, app, "github");
-    Ok(GitHubServer { addr, state })
+    Ok(GitHubServer {
+        addr,
+        state,
+        faults,
+    })
 }
 
 /// The emulator with the shipped seeds on a free loopback port.

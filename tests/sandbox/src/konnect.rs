@@ -81,6 +81,8 @@ impl Konnect {
 pub struct KonnectServer {
     pub addr: SocketAddr,
     pub state: Arc<Konnect>,
+    /// Fault switches in front of the emulator (see [`crate::faults`]).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl KonnectServer {
@@ -105,9 +107,14 @@ pub enum StartError {
 pub async fn spawn(state: Arc<Konnect>, addr: SocketAddr) -> std::io::Result<KonnectServer> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = api::router(state.clone());
+    let faults = Arc::default();
+    let app = crate::faults::layer(api::router(state.clone()), &faults);
     crate::serve_in_background(listener, app, "konnect");
-    Ok(KonnectServer { addr, state })
+    Ok(KonnectServer {
+        addr,
+        state,
+        faults,
+    })
 }
 
 /// The emulator with `scenario` (relative times from now) on `addr`.

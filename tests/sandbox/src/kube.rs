@@ -141,6 +141,8 @@ pub fn default_seeds_dir() -> std::path::PathBuf {
 pub struct KubeServer {
     pub addr: SocketAddr,
     pub cluster: Arc<Cluster>,
+    /// Fault switches in front of the emulator (see [`crate::faults`]).
+    pub faults: Arc<crate::faults::Faults>,
     /// PEM of the server's self-signed certificate (the kubeconfig trusts it).
     pub ca_pem: String,
     handle: tokio::task::JoinHandle<()>,
@@ -186,12 +188,14 @@ pub async fn spawn(cluster: Arc<Cluster>, addr: SocketAddr) -> std::io::Result<K
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = api::router(state);
+    let faults = Arc::default();
+    let app = crate::faults::layer(api::router(state), &faults);
     let ca_pem = tls.cert_pem.clone();
     let handle = tokio::spawn(async move { crate::tls::serve(listener, app, &tls).await });
     Ok(KubeServer {
         addr,
         cluster,
+        faults,
         ca_pem,
         handle,
     })

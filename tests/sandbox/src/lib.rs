@@ -14,6 +14,7 @@
 
 pub mod demo;
 pub mod env;
+pub mod faults;
 pub mod github;
 pub mod konnect;
 pub mod kube;

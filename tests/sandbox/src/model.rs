@@ -384,6 +384,8 @@ async fn completions(State(model): State<Arc<ScriptedModel>>, Json(req): Json<Va
 pub struct ModelServer {
     pub addr: SocketAddr,
     pub state: Arc<ScriptedModel>,
+    /// Fault switches in front of the emulator (see [`crate::faults`]).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl ModelServer {
@@ -402,6 +404,12 @@ pub async fn spawn(script: Script) -> std::io::Result<ModelServer> {
         .route("/v1/chat/completions", post(completions))
         .route("/v1/models", get(|| async { Json(json!({"object": "list", "data": [{"id": "scripted", "object": "model", "created": 0, "owned_by": "sandbox"}]})) }))
         .with_state(state.clone());
+    let faults = Arc::default();
+    let app = crate::faults::layer(app, &faults);
     crate::serve_in_background(listener, app, "model");
-    Ok(ModelServer { addr, state })
+    Ok(ModelServer {
+        addr,
+        state,
+        faults,
+    })
 }

@@ -78,6 +78,8 @@ impl Slack {
 pub struct SlackServer {
     pub addr: SocketAddr,
     pub state: Arc<Slack>,
+    /// Fault switches in front of the emulator (see [`crate::faults`]).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl SlackServer {
@@ -105,9 +107,14 @@ pub enum StartError {
 pub async fn spawn(state: Arc<Slack>, addr: SocketAddr) -> std::io::Result<SlackServer> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = api::router(state.clone());
+    let faults = Arc::default();
+    let app = crate::faults::layer(api::router(state.clone()), &faults);
     crate::serve_in_background(listener, app, "slack");
-    Ok(SlackServer { addr, state })
+    Ok(SlackServer {
+        addr,
+        state,
+        faults,
+    })
 }
 
 /// The emulator seeded from `file` (relative times from now) on `addr`.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use agent_host::approval::review::{ModeSetting, Review, ReviewError};
 use e2e::approval::{AI, DIGEST, World, approving_model};
 
-const POLICY: &str = r#"
+/// The example's kind of policy: reject rules over facts a fault can hide.
+pub(crate) const POLICY: &str = r#"
 rules:
   - {id: no-latest, description: "No latest images", action: reject, check: image-tag, deny: [latest]}
   - {id: checks-green, description: "Checks green", action: reject, check: checks-green}

@@ -301,11 +301,16 @@ async fn an_api_outage_at_vote_time_is_retried_never_recorded_as_refused() {
         "{second:?}"
     );
     assert_eq!(w.ai_input("flaky").unwrap(), "pending");
-    // The API is back (a 503 more, which the client retries on its own): the committed
-    // decision is sent, without asking the model again.
+    // A 503 more: the host's call client does not retry inside a call, the review does.
     w.kube
         .cluster
         .fail_next_patch("approvaltasks", "flaky", 503);
+    let third = approver.review(&w.task("flaky").unwrap()).await;
+    assert!(
+        matches!(&third, Err(agent_host::approval::review::ReviewError::Transient(m)) if m.contains("503")),
+        "{third:?}"
+    );
+    // The API is back: the committed decision is sent, without asking the model again.
     let calls = w.model_calls();
     let rec = decision(approver.review(&w.task("flaky").unwrap()).await.unwrap());
     assert_eq!(

@@ -5,6 +5,7 @@
 mod adversarial;
 mod approval_alerts;
 mod approval_evidence;
+mod approval_fault_matrix;
 mod approval_faults;
 mod approval_flow;
 mod approval_images;
