@@ -120,7 +120,9 @@ pub fn redact(text: &str) -> String {
         && let Ok(mut doc) = serde_json::from_str::<Value>(text)
     {
         if !redact_json(&mut doc) {
-            return text.to_string();
+            // Nothing under a credential key, as parsed; the text is still scanned by
+            // pattern (a duplicate key the parser dropped, a token used as a key).
+            return redact_text(text);
         }
         let printed = if text.contains('\n') {
             serde_json::to_string_pretty(&doc)
@@ -128,7 +130,7 @@ pub fn redact(text: &str) -> String {
             serde_json::to_string(&doc)
         };
         if let Ok(p) = printed {
-            return p;
+            return redact_text(&p);
         }
     }
     redact_text(text)
@@ -366,6 +368,11 @@ fn token_at(
         let end = (i..b.len())
             .find(|&j| !(is_token_char(b[j]) || b[j] == b'.'))
             .unwrap_or(b.len());
+        // Dots that end a sentence (`….sig.` or `…`) are not part of it.
+        let mut end = end;
+        while end > i && b[end - 1] == b'.' {
+            end -= 1;
+        }
         let jwt = b.get(i..end)?;
         let dots = jwt.iter().filter(|&&c| c == b'.').count();
         if jwt.len() > 30 && (dots == 2 || dots == 4) {

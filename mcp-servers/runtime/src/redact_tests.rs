@@ -304,3 +304,20 @@ fn more_families_and_exact_names() {
     // The working directory is no password.
     assert_eq!(redact("PWD=/home/app"), "PWD=/home/app");
 }
+
+#[test]
+fn json_text_is_scanned_by_pattern_too() {
+    let gh = "ghp_Adv3rs4r1alT0kenF0rTh3Appr0valFl0w12";
+    for text in [
+        format!("{{\"note\":\"{gh}\",\"note\":\"x\"}}"),
+        format!("{{\"{gh}\":1}}"),
+    ] {
+        let out = redact(&text);
+        assert!(!out.contains(gh), "{out}");
+    }
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZHZlcnNhcnkifQ.QWR2ZXJzYXJpYWxTaWduYXR1cmU";
+    for text in [format!("token {jwt}. Then"), format!("see {jwt}...")] {
+        let out = redact(&text);
+        assert!(!out.contains("QWR2ZXJzYXJpYWxTaWduYXR1cmU"), "{out}");
+    }
+}

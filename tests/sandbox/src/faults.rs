@@ -23,6 +23,9 @@ pub enum Fault {
     Hang,
     /// Let the service answer, then send only the first half of its body.
     Truncate,
+    /// Answer `body` as JSON with `code`, whatever was asked (a service that changed, or a
+    /// fuzzer's answers).
+    Answer { code: u16, body: String },
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +110,12 @@ pub async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next)
             }
             resp
         }
+        Some(Fault::Answer { code, body }) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
         Some(Fault::Hang) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()

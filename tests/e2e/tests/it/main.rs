@@ -13,6 +13,7 @@ mod chart;
 mod co_approver;
 mod examples;
 mod fenced_outputs;
+mod panic_hunt;
 mod real_llm;
 mod rollback_flow;
 mod rollback_prometheus;
