@@ -353,7 +353,7 @@ impl GitHubServer {
         annotations(
             title = "Create branch",
             read_only_hint = false,
-            destructive_hint = true,
+            destructive_hint = false,
             idempotent_hint = false,
             open_world_hint = true
         )
@@ -381,7 +381,7 @@ impl GitHubServer {
         annotations(
             title = "Open pull request",
             read_only_hint = false,
-            destructive_hint = true,
+            destructive_hint = false,
             idempotent_hint = false,
             open_world_hint = true
         )
@@ -395,7 +395,7 @@ impl GitHubServer {
         annotations(
             title = "Comment on pull request",
             read_only_hint = false,
-            destructive_hint = true,
+            destructive_hint = false,
             idempotent_hint = false,
             open_world_hint = true
         )

@@ -176,7 +176,7 @@ async fn read_tools_answer_compactly_and_fence_untrusted_text() {
     let raw = call(&c, "commit_pulls", json!({"repo": KONG, "sha": bad})).await;
     assert_eq!(
         raw.structured_content.clone().unwrap()["pulls"],
-        json!([{"number": 12, "merged": true, "base": "main"}])
+        json!([{"number": 12, "merged": true, "base": "main", "merge_commit_sha": bad, "head_sha": bad}])
     );
     let prs = ok(&raw);
     assert!(
@@ -266,9 +266,12 @@ async fn allow_list_and_write_switches_are_enforced() {
         .iter()
         .filter(|t| !mcp_runtime::filter::is_read_only(t))
     {
+        // Additive writes (a new branch, PR or comment) destroy nothing; what can move a
+        // branch's content (a revert, a merge) is destructive.
+        let destructive = matches!(&*t.name, "commit_revert" | "pull_merge");
         assert_eq!(
             t.annotations.as_ref().and_then(|a| a.destructive_hint),
-            Some(true),
+            Some(destructive),
             "{}",
             t.name
         );

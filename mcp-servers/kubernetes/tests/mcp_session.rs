@@ -452,6 +452,33 @@ async fn http_transport_requires_the_token() {
         .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#)
         .send().await.unwrap();
     assert_eq!(no_token.status(), 401);
+    // The scheme in any case (RFC 7235); the token exactly.
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    for (auth, status) in [
+        ("bearer test-token-123", 200),
+        ("BEARER  test-token-123", 200),
+        ("Bearer TEST-TOKEN-123", 401),
+    ] {
+        let r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", auth)
+            .body(init)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{auth}");
+    }
+    // Metrics need the token too.
+    assert_eq!(
+        http.get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 
     let config =
         StreamableHttpClientTransportConfig::with_uri(url.clone()).auth_header("test-token-123");
@@ -461,6 +488,7 @@ async fn http_transport_requires_the_token() {
     c.cancel().await.unwrap();
     let metrics = http
         .get(format!("{base}/metrics"))
+        .bearer_auth("test-token-123")
         .send()
         .await
         .unwrap()

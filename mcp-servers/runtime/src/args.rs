@@ -45,6 +45,10 @@ pub struct ServerArgs {
     #[arg(long, value_delimiter = ',', env = "MCP_ALLOWED_ORIGINS")]
     pub allowed_origins: Vec<String>,
 
+    /// Serve `/metrics` without the bearer token (for a scraper that cannot send one).
+    #[arg(long, env = "MCP_METRICS_PUBLIC")]
+    pub metrics_public: bool,
+
     /// Largest HTTP request body accepted, in bytes.
     #[arg(long, default_value_t = 1 << 20, env = "MCP_MAX_BODY_BYTES")]
     pub max_body_bytes: usize,
@@ -84,6 +88,7 @@ impl Default for ServerArgs {
             no_auth: false,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            metrics_public: false,
             max_body_bytes: 1 << 20,
             read_only: false,
             allow_writes: false,

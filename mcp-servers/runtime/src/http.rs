@@ -36,6 +36,8 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// `/metrics` without the token (tool names and call counts are not for everyone).
+    pub metrics_public: bool,
 }
 
 /// The axum router serving `served` at `/mcp`, with `/healthz` and `/metrics`.
@@ -68,11 +70,19 @@ pub fn router<S: ToolServer>(
     let token = Arc::new(opts.token);
     let mcp = Router::new()
         .nest_service("/mcp", service)
-        .layer(middleware::from_fn_with_state(token, require_bearer));
+        .layer(middleware::from_fn_with_state(
+            token.clone(),
+            require_bearer,
+        ));
+    let mut scrape = Router::new()
+        .route("/metrics", get(render_metrics))
+        .with_state(metrics);
+    if !opts.metrics_public {
+        scrape = scrape.layer(middleware::from_fn_with_state(token, require_bearer));
+    }
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(render_metrics))
-        .with_state(metrics)
+        .merge(scrape)
         .merge(mcp)
 }
 
@@ -91,11 +101,14 @@ async fn require_bearer(
     let Some(expected) = token.as_deref() else {
         return next.run(req).await;
     };
+    // The scheme is case-insensitive (RFC 7235 §2.1); the token is not.
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .unwrap_or("");
     if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         next.run(req).await

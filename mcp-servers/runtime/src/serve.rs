@@ -112,6 +112,7 @@ pub fn http_options(args: &ServerArgs, addr: SocketAddr) -> Result<HttpOptions, 
         allowed_hosts: args.allowed_hosts.clone(),
         allowed_origins: args.allowed_origins.clone(),
         max_body_bytes: args.max_body_bytes,
+        metrics_public: args.metrics_public,
     })
 }
 

@@ -179,7 +179,7 @@ impl SlackServer {
         annotations(
             title = "Post message",
             read_only_hint = false,
-            destructive_hint = true,
+            destructive_hint = false,
             idempotent_hint = false,
             open_world_hint = true
         )
@@ -207,7 +207,7 @@ impl SlackServer {
         annotations(
             title = "Add reaction",
             read_only_hint = false,
-            destructive_hint = true,
+            destructive_hint = false,
             idempotent_hint = true,
             open_world_hint = true
         )
